@@ -1,0 +1,96 @@
+"""Collect analytics, cut them into parts, pack them into archives, ship them.
+
+The pipeline, one module per stage::
+
+    discover -> plan -> collect -> chunk -> archive -> ship
+
+``gather`` composes them; each is usable on its own.  State, transport, lock
+and clock come in as objects that fit the Protocols in ``protocols``.
+"""
+
+from . import slicers
+from .archive import write_archive
+from .chunk import cut, pack, split
+from .collect import collect, csv_lines
+from .compress import Compressor, default_compressor, get_compressor
+from .discover import discover, register
+from .errors import (
+    CollectorError,
+    ConfigurationError,
+    LockError,
+    PipelineError,
+    ShipError,
+    StateError,
+)
+from .gather import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, gather, run_task
+from .locks import FileLock
+from .plan import collection_window, plan
+from .protocols import Clock, Lock, StateStore, Transport
+from .records import (
+    Archive,
+    Batch,
+    Collection,
+    Collector,
+    Part,
+    Plan,
+    Problem,
+    Receipt,
+    Run,
+    Shipment,
+    State,
+    Task,
+    Window,
+)
+from .ship import ship
+from .stores import JsonFileStore
+from .transports import DirectoryTransport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MAX_DATA_SIZE",
+    "MAX_UPLOAD_SIZE",
+    "Archive",
+    "Batch",
+    "Clock",
+    "Collection",
+    "Collector",
+    "CollectorError",
+    "Compressor",
+    "ConfigurationError",
+    "DirectoryTransport",
+    "FileLock",
+    "JsonFileStore",
+    "Lock",
+    "LockError",
+    "Part",
+    "PipelineError",
+    "Plan",
+    "Problem",
+    "Receipt",
+    "Run",
+    "ShipError",
+    "Shipment",
+    "State",
+    "StateError",
+    "StateStore",
+    "Task",
+    "Transport",
+    "Window",
+    "collect",
+    "collection_window",
+    "csv_lines",
+    "cut",
+    "default_compressor",
+    "discover",
+    "gather",
+    "get_compressor",
+    "pack",
+    "plan",
+    "register",
+    "run_task",
+    "ship",
+    "slicers",
+    "split",
+    "write_archive",
+]

@@ -1,0 +1,227 @@
+"""Stage 5, archive: write the ``.tar.gz`` of one batch, never overwriting a file.
+
+Members: the parts (``./<key>.csv``, ``./<key>.json``), then ``./config.json``,
+``./data_collection_status.csv`` and ``./manifest.json`` (CONTRACT section 5).
+The gzip stream is assembled from the parts' raw deflate segments as they are
+(see ``compress``): writing an archive is copying bytes, and its size is
+bounded exactly before it is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import struct
+import tarfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from .compress import Compressor, crc32, crc32_combine, default_compressor, deflate_bound
+from .log import logger
+from .records import Archive, Batch, Collection, Part
+
+__all__ = ["archive_bound", "archive_name", "manifest", "status_csv", "write_archive"]
+
+STATUS_FIELDS = ("collection_start_timestamp", "since", "until", "file_name", "status", "elapsed")
+STATUS_VERSION = "1.0"
+_BLOCK = tarfile.BLOCKSIZE
+_RECORD = tarfile.RECORDSIZE
+_GZIP_OVERHEAD = 10 + 8 + 2  # header, trailer, final empty block
+
+log = logger("archive")
+
+
+def status_csv(collections: Iterable[Collection]) -> bytes:
+    """``data_collection_status.csv``: one row per collection in the archive."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(STATUS_FIELDS)
+    for c in collections:
+        writer.writerow(
+            (
+                str(c.started_at),
+                str(c.task.window.since),
+                str(c.task.window.until),
+                c.task.collector.filename,
+                "ok" if c.status in ("ok", "empty") else "failed",
+                int(c.elapsed),
+            )
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def manifest(
+    parts: Iterable[Part], collections: Iterable[Collection], config_version: str
+) -> bytes:
+    """``manifest.json``: each member's file name mapped to its collector version."""
+    versions = {c.key: c.task.collector.version for c in collections}
+    data = {p.filename: versions.get(p.key, "1.0") for p in parts}
+    data["config.json"] = config_version
+    data["data_collection_status.csv"] = STATUS_VERSION
+    return json.dumps(data).encode("utf-8")
+
+
+def _header(name: str, size: int, mtime: float) -> bytes:
+    info = tarfile.TarInfo(f"./{name}")
+    info.size = size
+    info.mtime = int(mtime)
+    info.mode = 0o640
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _pad(size: int) -> int:
+    return -size % _BLOCK
+
+
+def archive_bound(
+    parts: Sequence[Part],
+    collections: Sequence[Collection],
+    config: Part,
+    config_version: str = "1.0",
+) -> int:
+    """An upper bound of the archive's compressed size, exact enough to pack by.
+
+    Part segments count at their known size; headers, padding and the small
+    metadata members at the deflate bound of their uncompressed size.
+    """
+    status = len(status_csv(collections))
+    meta = len(manifest(parts, collections, config_version))
+    members = len(parts) + 3
+    glue = members * (_BLOCK * 2) + status + meta + _RECORD + 2 * _BLOCK
+    return (
+        _GZIP_OVERHEAD
+        + sum(p.deflated_size for p in parts)
+        + config.deflated_size
+        + deflate_bound(glue)
+        + members * 32
+    )
+
+
+def archive_name(prefix: str, until: datetime, n: int) -> str:
+    """``<prefix>-<until:%Y-%m-%d-%H%M%S%z>-<n>.tar.gz``."""
+    return f"{prefix}-{until.strftime('%Y-%m-%d-%H%M%S%z')}-{n}.tar.gz"
+
+
+class _GzipWriter:
+    """Writes one gzip member from raw deflate segments and small blobs."""
+
+    def __init__(self, file: IO[bytes], compressor: Compressor, mtime: float) -> None:
+        self.file = file
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.raw = 0
+        self.crc = 0
+        self.compressor = compressor
+        self._emit(b"\x1f\x8b\x08\x00" + struct.pack("<I", int(mtime) & 0xFFFFFFFF) + b"\x00\xff")
+
+    def _emit(self, data: bytes) -> None:
+        self.file.write(data)
+        self.sha.update(data)
+        self.size += len(data)
+
+    def blob(self, data: bytes) -> None:
+        if not data:
+            return
+        deflater = self.compressor.deflater()
+        self._emit(deflater.compress(data) + self.compressor.sync_flush(deflater))
+        self.crc = crc32(data, self.crc)
+        self.raw += len(data)
+
+    def segment(self, part: Part) -> None:
+        with part.path.open("rb") as f:
+            copied = 0
+            while chunk := f.read(1 << 20):
+                self._emit(chunk)
+                copied += len(chunk)
+        if copied != part.deflated_size:
+            raise OSError(
+                f"part {part.path.name} holds {copied} bytes, expected {part.deflated_size}"
+            )
+        self.crc = crc32_combine(self.crc, part.crc32, part.raw_size)
+        self.raw += part.raw_size
+
+    def close(self) -> None:
+        self._emit(self.compressor.finish(self.compressor.deflater()))
+        self._emit(struct.pack("<II", self.crc, self.raw & 0xFFFFFFFF))
+
+
+def write_archive(
+    batch: Batch,
+    *,
+    config: Part,
+    config_version: str,
+    directory: Path,
+    until: datetime,
+    prefix: str = "analytics",
+    start: int = 0,
+    compressor: Compressor | None = None,
+) -> Archive:
+    """Write ``batch`` as a ``.tar.gz`` in ``directory`` and describe it.
+
+    The file is created exclusively: the first free ``n`` from ``start`` on
+    is taken, so an earlier archive is never overwritten.  Mode 0600.
+    """
+    comp = compressor or default_compressor()
+    mtime = until.timestamp()
+    n = start
+    while True:
+        path = directory / archive_name(prefix, until, n)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            n += 1
+            continue
+        break
+    members: list[str] = []
+    try:
+        with os.fdopen(fd, "wb") as f:
+            gz = _GzipWriter(f, comp, mtime)
+            offset = 0
+            pending = b""
+            for part in [*batch.parts, config]:
+                name = part.filename if part is not config else "config.json"
+                pending += _header(name, part.raw_size, mtime)
+                gz.blob(pending)
+                gz.segment(part)
+                members.append(f"./{name}")
+                offset += part.raw_size
+                pending = b"\0" * _pad(part.raw_size)
+            for name, data in (
+                ("data_collection_status.csv", status_csv(batch.collections)),
+                ("manifest.json", manifest(batch.parts, batch.collections, config_version)),
+            ):
+                gz.blob(pending + _header(name, len(data), mtime) + data)
+                members.append(f"./{name}")
+                pending = b"\0" * _pad(len(data))
+            end = pending + b"\0" * (2 * _BLOCK)
+            total = gz.raw + len(end)
+            end += b"\0" * (-total % _RECORD)
+            gz.blob(end)
+            gz.close()
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    archive = Archive(
+        path=path,
+        size=gz.size,
+        sha256=gz.sha.hexdigest(),
+        members=tuple(members),
+        batch=batch,
+        until=until,
+    )
+    log.info(
+        "archive.written",
+        archive=path.name,
+        bytes=archive.size,
+        raw_bytes=gz.raw,
+        members=len(members),
+        sha256=archive.sha256,
+    )
+    return archive

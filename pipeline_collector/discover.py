@@ -1,0 +1,175 @@
+"""Stage 1, discover: find registered collector functions and validate them.
+
+A collector is a plain function carrying metadata set by ``register``.  The
+metadata is stored under the attribute names the old
+``insights_analytics_collector.register`` used, so functions decorated by
+either library are found, and a module moves over by changing its import.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any, TypeVar, cast
+
+from .errors import ConfigurationError
+from .log import logger
+from .records import Collector, Format, Slicer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+KEY = re.compile(r"^[a-z][a-z0-9_]*\Z")
+VERSION = re.compile(r"^\d+\.\d+\Z")
+FORMATS: tuple[Format, ...] = ("json", "csv")
+_ATTR = "__insights_analytics_{}__"
+_FIELDS = (
+    "key",
+    "version",
+    "description",
+    "type",
+    "config",
+    "fnc_slicing",
+    "shipping_group",
+    "full_sync_interval_days",
+)
+
+log = logger("discover")
+
+
+def register(
+    key: str,
+    version: str,
+    description: str | None = None,
+    format: str = "json",
+    config: bool = False,
+    fnc_slicing: Slicer | None = None,
+    shipping_group: str = "default",
+    full_sync_interval_days: int | None = None,
+) -> Callable[[F], F]:
+    """Mark a function as a collector; the keyword names are the old ones.
+
+    >>> @register("config", "1.0", config=True)
+    ... def config(**kwargs): return {"version": "2.4"}
+    >>> read(config).key
+    'config'
+    """
+    values = (
+        key,
+        str(version),
+        description,
+        format,
+        config,
+        fnc_slicing,
+        shipping_group,
+        full_sync_interval_days,
+    )
+
+    def decorate(func: F) -> F:
+        for name, value in zip(_FIELDS, values, strict=True):
+            setattr(func, _ATTR.format(name), value)
+        return func
+
+    return decorate
+
+
+def is_collector(obj: object) -> bool:
+    """Tell whether ``obj`` carries collector metadata."""
+    return callable(obj) and hasattr(obj, _ATTR.format("key"))
+
+
+def read(func: Callable[..., Any]) -> Collector:
+    """Build a validated ``Collector`` record from a registered function."""
+
+    def get(name: str, default: Any = None) -> Any:
+        return getattr(func, _ATTR.format(name), default)
+
+    key = get("key")
+    label = getattr(func, "__qualname__", repr(func))
+    if not isinstance(key, str) or not KEY.match(key):
+        raise ConfigurationError(
+            f"collector {label}: key {key!r} must match {KEY.pattern[:-2]}$ "
+            "(lower-case letters, digits and '_', starting with a letter)"
+        )
+    version = str(get("version"))
+    if not VERSION.match(version):
+        raise ConfigurationError(f"collector {key!r}: version {version!r} must be 'MAJOR.MINOR'")
+    fmt = get("type", "json")
+    if fmt not in FORMATS:
+        raise ConfigurationError(f"collector {key!r}: format {fmt!r} must be one of {FORMATS}")
+    is_config = bool(get("config", False))
+    if is_config and fmt != "json":
+        raise ConfigurationError(f"collector {key!r}: the config collector must be json")
+    slicer = get("fnc_slicing")
+    if slicer is not None and not callable(slicer):
+        raise ConfigurationError(f"collector {key!r}: fnc_slicing {slicer!r} is not callable")
+    days = get("full_sync_interval_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
+        raise ConfigurationError(
+            f"collector {key!r}: full_sync_interval_days {days!r} must be a positive integer"
+        )
+    group = get("shipping_group") or "default"
+    if not isinstance(group, str):
+        raise ConfigurationError(f"collector {key!r}: shipping_group {group!r} must be a string")
+    return Collector(
+        key=key,
+        version=version,
+        func=func,
+        format=cast(Format, fmt),
+        description=get("description") or "",
+        config=is_config,
+        slicer=slicer,
+        shipping_group=group,
+        full_sync_interval_days=days,
+    )
+
+
+def discover(
+    source: ModuleType | Iterable[Callable[..., Any]],
+    subset: Iterable[str] | None = None,
+) -> tuple[Collector, ...]:
+    """Return the collectors of a module or iterable, validated, config first.
+
+    A module's collectors are taken in the order of their function names, as
+    the old library did, so the same module packs the same way.  ``subset``
+    keeps only those keys (the config collector is always kept).
+    """
+    if isinstance(source, ModuleType):
+        funcs = [f for _, f in inspect.getmembers(source) if is_collector(f)]
+        where = source.__name__
+    else:
+        funcs = list(source)
+        where = "the given functions"
+        for f in funcs:
+            if not is_collector(f):
+                raise ConfigurationError(f"{f!r} is not a registered collector (use @register)")
+    collectors = [read(f) for f in funcs]
+    seen: dict[str, Collector] = {}
+    for c in collectors:
+        if c.key in seen:
+            raise ConfigurationError(f"collector key {c.key!r} is registered twice in {where}")
+        seen[c.key] = c
+    configs = [c for c in collectors if c.config]
+    if len(configs) != 1:
+        found = ", ".join(repr(c.key) for c in configs) or "none"
+        raise ConfigurationError(
+            f"exactly one config collector (config=True, format='json') is required in {where};"
+            f" found {found}"
+        )
+    wanted = None if subset is None else set(subset)
+    if wanted is not None:
+        # Keys, or function names as the old library took them.
+        known = set(seen) | {getattr(c.func, "__name__", c.key) for c in collectors}
+        unknown = wanted - known
+        if unknown:
+            raise ConfigurationError(f"subset names unknown collector keys: {sorted(unknown)}")
+    chosen = [
+        c
+        for c in collectors
+        if not c.config
+        and (wanted is None or c.key in wanted or getattr(c.func, "__name__", None) in wanted)
+    ]
+    result = (configs[0], *chosen)
+    log.debug("collectors.found", source=where, keys=[c.key for c in result])
+    return result

@@ -1,0 +1,47 @@
+"""Errors, each naming what was wrong.  Messages never carry secrets."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of every error this library raises on purpose."""
+
+
+class ConfigurationError(PipelineError, ValueError):
+    """Collectors, windows or settings that cannot be used as given."""
+
+
+class CollectorError(PipelineError):
+    """A collector misbehaved: raised, returned or yielded the wrong thing."""
+
+
+class StateError(PipelineError):
+    """The bookkeeping store cannot be read or written."""
+
+
+class LockError(PipelineError):
+    """A lock could not be taken or released cleanly (not merely held)."""
+
+
+class ShipError(PipelineError):
+    """A destination did not accept an archive.
+
+    ``maybe_delivered`` is true when the archive may have arrived although no
+    answer said so (a connection lost after the body was sent): the next run
+    may then send the same rows again, and the report says so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 1,
+        retryable: bool = False,
+        maybe_delivered: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+        self.retryable = retryable
+        self.maybe_delivered = maybe_delivered

@@ -1,0 +1,234 @@
+"""Stage 2, plan: the collection window and the tasks, decided before collecting.
+
+Pure apart from calling the collectors' slicers: the clock and the state come
+in as values.  Windows are half-open, ``[since, until)``, everywhere.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import ConfigurationError
+from .log import logger
+from .records import Collector, Plan, Problem, State, Task, Window
+
+HORIZON = timedelta(weeks=4)
+
+log = logger("plan")
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    """Refuse a naive datetime: guessing its zone would shift every window."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ConfigurationError(
+            f"{name}={value.isoformat()} has no timezone; pass an aware datetime"
+            " (for example datetime(..., tzinfo=timezone.utc))"
+        )
+
+
+def collection_window(
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    last_gather: datetime | None,
+    horizon: timedelta = HORIZON,
+) -> tuple[datetime | None, datetime, datetime]:
+    """Resolve the run's ``(since, until, last_gather)`` by CONTRACT section 2.
+
+    ``since`` stays ``None`` when it was not asked for: each collector then
+    starts where its own bookkeeping left off.
+
+    >>> from datetime import timezone
+    >>> now = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    >>> s, u, lg = collection_window(now, None, None, None)
+    >>> (s, u == now, now - lg)
+    (None, True, datetime.timedelta(days=28))
+    """
+    for name, value in (("now", now), ("since", since), ("until", until)):
+        require_aware(name, value)
+    require_aware("last_gather", last_gather)
+    if until is not None and until > now:
+        log.warning("window.clamped", field="until", requested=until.isoformat())
+        until = now
+    if since is not None and since > now:
+        log.warning("window.clamped", field="since", requested=since.isoformat())
+        since = now
+    if until is None:
+        until = now if since is None else min(since + horizon, now)
+    elif since is not None and until > since + horizon:
+        log.warning("window.clamped", field="until", requested=until.isoformat())
+        until = since + horizon
+    if since is not None and since >= until:
+        raise ConfigurationError(
+            f"since={since.isoformat()} is not before until={until.isoformat()}; nothing to collect"
+        )
+    floor = until - horizon
+    if since is not None and since < floor:
+        log.warning("window.clamped", field="since", requested=since.isoformat())
+        since = floor
+    resolved_last = last_gather if last_gather is not None and last_gather > floor else floor
+    return since, until, resolved_last
+
+
+def collector_since(
+    collector: Collector,
+    entries: Mapping[str, datetime],
+    since: datetime | None,
+    until: datetime,
+    last_gather: datetime,
+    horizon: timedelta = HORIZON,
+) -> datetime:
+    """Where one collector starts: the asked ``since``, else its own entry."""
+    if since is not None:
+        return since
+    return max(entries.get(collector.key) or last_gather, until - horizon)
+
+
+def full_sync_due(collector: Collector, entries: Mapping[str, datetime], now: datetime) -> bool:
+    """Tell whether the collector's last full sync is older than its interval."""
+    days = collector.full_sync_interval_days
+    if not days or collector.slicer is None:
+        return False
+    last = entries.get(f"{collector.key}_full")
+    return last is None or last < now - timedelta(days=days)
+
+
+def _accepts(func: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is p.VAR_KEYWORD or p.name == name for p in params)
+
+
+def slice_windows(
+    collector: Collector,
+    last_gather: datetime,
+    since: datetime,
+    until: datetime,
+    full_sync: bool,
+) -> tuple[Window, ...]:
+    """Call the collector's slicer and check what it yields.
+
+    Windows must be aware, non-empty, in time order and must not overlap; a
+    slicer that breaks this raises ``ConfigurationError`` naming the key.
+    """
+    assert collector.slicer is not None
+    key = collector.key
+    if full_sync:
+        kwargs: dict[str, Any] = {"full_sync_enabled": True}
+        # Extra context only where the slicer can take it (the old form has none).
+        if _accepts(collector.slicer, "until"):
+            kwargs["until"] = until
+        if _accepts(collector.slicer, "since"):
+            kwargs["since"] = since
+        raw = collector.slicer(key, last_gather, **kwargs)
+    else:
+        raw = collector.slicer(key, last_gather, since=since, until=until)
+    windows: list[Window] = []
+    for n, item in enumerate(raw):
+        try:
+            start, end = item
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"slicer of {key!r} yielded {item!r} at position {n}; expected (since, until)"
+            ) from None
+        for name, value in (("since", start), ("until", end)):
+            if not isinstance(value, datetime):
+                raise ConfigurationError(
+                    f"slicer of {key!r} yielded {name}={value!r} at position {n}; not a datetime"
+                )
+            try:
+                require_aware(f"slicer of {key!r} window {n} {name}", value)
+            except ConfigurationError as e:
+                raise ConfigurationError(str(e)) from None
+        if start >= end:
+            raise ConfigurationError(
+                f"slicer of {key!r} yielded an empty or reversed window {n}:"
+                f" [{start.isoformat()}, {end.isoformat()})"
+            )
+        if windows and start < windows[-1].until:
+            raise ConfigurationError(
+                f"slicer of {key!r} yielded window {n} [{start.isoformat()}, {end.isoformat()})"
+                " that overlaps or precedes the previous one, ending"
+                f" {windows[-1].until.isoformat()}"
+            )
+        windows.append(Window(since=start, until=end))
+    return tuple(windows)
+
+
+def plan(
+    collectors: Iterable[Collector],
+    state: State,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    horizon: timedelta = HORIZON,
+) -> Plan:
+    """Decide the run: its window and one task per collector or slicer window.
+
+    The config collector is not a task: its output goes into every archive.
+    A slicer that fails is recorded as a ``Problem`` for its key only.
+    """
+    listed = tuple(collectors)
+    configs = [c for c in listed if c.config]
+    if len(configs) != 1:
+        raise ConfigurationError("exactly one config collector is required")
+    run_since, run_until, last_gather = collection_window(
+        now, since, until, state.last_gather, horizon
+    )
+    tasks: list[Task] = []
+    problems: list[Problem] = []
+    # JSON collections go first, as the old library gathered them (CONTRACT section 4).
+    for collector in sorted(listed, key=lambda c: c.format != "json"):
+        if collector.config:
+            continue
+        start = collector_since(
+            collector, state.entries, run_since, run_until, last_gather, horizon
+        )
+        if collector.slicer is None:
+            if start >= run_until:
+                log.debug("task.nothing_new", key=collector.key, since=start.isoformat())
+                continue
+            window = Window(since=start, until=run_until)
+            tasks.append(Task(collector=collector, window=window, seq=len(tasks)))
+            continue
+        full = full_sync_due(collector, state.entries, now)
+        if full:
+            start = run_until - horizon
+        try:
+            windows = slice_windows(collector, last_gather, start, run_until, full)
+        except Exception as e:  # a slicer is user code: any failure stops its key only
+            message = (
+                str(e)
+                if isinstance(e, ConfigurationError)
+                else (f"slicer of {collector.key!r} raised {type(e).__name__}: {e}")
+            )
+            log.error("slicer.failed", key=collector.key, error=message)
+            problems.append(Problem(key=collector.key, message=message))
+            continue
+        for window in windows:
+            tasks.append(Task(collector=collector, window=window, seq=len(tasks), full_sync=full))
+    result = Plan(
+        now=now,
+        since=run_since,
+        until=run_until,
+        last_gather=last_gather,
+        horizon=horizon,
+        config=configs[0],
+        tasks=tuple(tasks),
+        problems=tuple(problems),
+    )
+    log.info(
+        "plan.made",
+        since=None if run_since is None else run_since.isoformat(),
+        until=run_until.isoformat(),
+        last_gather=last_gather.isoformat(),
+        tasks=len(tasks),
+        problems=len(problems),
+    )
+    return result

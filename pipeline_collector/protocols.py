@@ -1,0 +1,57 @@
+"""The seams: what the pipeline needs from the world, as Protocols.
+
+Nothing here is meant to be subclassed; any object with the right methods
+fits.  ``pipeline_collector.testing`` has in-memory fakes of each.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from .records import Archive, Receipt, State
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Protocol: where bookkeeping lives between runs.
+
+    ``load`` returns the last saved state (an empty ``State`` when nothing was
+    ever saved) and raises ``StateError`` when what is stored cannot be read:
+    an unreadable state must never pass for an empty one.  ``save`` replaces
+    the state atomically.
+    """
+
+    def load(self) -> State: ...
+
+    def save(self, state: State) -> None: ...
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Protocol: a destination for archives.
+
+    ``send`` delivers one archive and returns a receipt, or raises
+    ``ShipError`` (any other exception counts as a failed shipment too).
+    """
+
+    def send(self, archive: Archive) -> Receipt: ...
+
+
+@runtime_checkable
+class Lock(Protocol):
+    """Protocol: one run at a time.
+
+    ``acquire`` returns a context manager that tries once, without waiting,
+    and yields whether it got the lock; on exit it releases only what it got.
+    """
+
+    def acquire(self) -> AbstractContextManager[bool]: ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Protocol: the current time, timezone-aware."""
+
+    def __call__(self) -> datetime: ...

@@ -1,0 +1,264 @@
+"""Immutable records that flow between the stages.
+
+Every stage takes records and returns records; a changed value is a new value
+(``attrs.evolve``).  Windows are half-open: ``[since, until)``.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+from attrs import field, frozen
+
+Format = Literal["json", "csv"]
+Mode = Literal["dry-run", "manual", "scheduled"]
+Status = Literal["ok", "failed", "empty", "skipped"]
+Slicer = Callable[..., Iterable[tuple[datetime, datetime]]]
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return types.MappingProxyType(dict(value))
+
+
+@frozen(kw_only=True)
+class Collector:
+    """A registered collector function and what the contract says about it."""
+
+    key: str
+    version: str
+    func: Callable[..., Any] = field(eq=False, repr=False)
+    format: Format = "json"
+    description: str = ""
+    config: bool = False
+    slicer: Slicer | None = field(default=None, eq=False, repr=False)
+    shipping_group: str = "default"
+    full_sync_interval_days: int | None = None
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.{self.format}"
+
+    @property
+    def sliced(self) -> bool:
+        return self.slicer is not None
+
+
+@frozen(kw_only=True)
+class Window:
+    """A half-open time window ``[since, until)``."""
+
+    since: datetime
+    until: datetime
+
+    def __str__(self) -> str:
+        return f"[{self.since.isoformat()}, {self.until.isoformat()})"
+
+
+@frozen(kw_only=True)
+class Task:
+    """One collection to run: a collector over one window."""
+
+    collector: Collector
+    window: Window
+    seq: int
+    full_sync: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.collector.key
+
+
+@frozen(kw_only=True)
+class Problem:
+    """Something found while planning that stops one key, not the run."""
+
+    key: str
+    message: str
+
+
+@frozen(kw_only=True)
+class Plan:
+    """What a run will collect: the window, the tasks in order, and problems."""
+
+    now: datetime
+    since: datetime | None
+    until: datetime
+    last_gather: datetime
+    horizon: timedelta
+    config: Collector
+    tasks: tuple[Task, ...]
+    problems: tuple[Problem, ...] = ()
+
+
+@frozen(kw_only=True)
+class Part:
+    """A piece of one collection, stored as a raw deflate segment on disk.
+
+    ``path`` holds ``deflated_size`` bytes of raw deflate (ending on a byte
+    boundary, no final block) of ``raw_size`` bytes of content whose CRC-32 is
+    ``crc32``.  Parts are spliced into the archive's gzip stream as they are.
+    """
+
+    key: str
+    seq: int
+    index: int
+    filename: str
+    path: Path
+    raw_size: int
+    deflated_size: int
+    crc32: int
+    rows: int = 0
+    oversized: bool = False
+
+
+@frozen(kw_only=True)
+class Collection:
+    """The outcome of one task: its status, figures and the parts it made."""
+
+    task: Task
+    status: Status
+    started_at: datetime
+    elapsed: float
+    rows: int = 0
+    bytes: int = 0
+    parts: tuple[Part, ...] = ()
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.task.key
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "empty")
+
+
+@frozen(kw_only=True)
+class Batch:
+    """The contents decided for one archive, before it is written."""
+
+    group: str
+    number: int
+    parts: tuple[Part, ...] = ()
+    collections: tuple[Collection, ...] = ()
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(p.key for p in self.parts)
+
+    @property
+    def raw_size(self) -> int:
+        return sum(p.raw_size for p in self.parts)
+
+    @property
+    def deflated_size(self) -> int:
+        return sum(p.deflated_size for p in self.parts)
+
+
+@frozen(kw_only=True)
+class Archive:
+    """A written ``.tar.gz`` file and what is in it."""
+
+    path: Path
+    size: int
+    sha256: str
+    members: tuple[str, ...]
+    batch: Batch = field(repr=False)
+    until: datetime
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def group(self) -> str:
+        return self.batch.group
+
+    @property
+    def collections(self) -> tuple[Collection, ...]:
+        return self.batch.collections
+
+
+@frozen(kw_only=True)
+class Receipt:
+    """Proof that a destination accepted an archive."""
+
+    archive: str
+    sha256: str
+    destination: str
+    status: int | None = None
+    attempts: int = 1
+    elapsed: float = 0.0
+    request_id: str | None = None
+    location: str | None = None
+
+
+@frozen(kw_only=True)
+class State:
+    """Bookkeeping: the last successful run and, per key, how far it reached.
+
+    ``entries`` maps a collector key to the end of its last window that
+    reached the destination, and ``<key>_full`` to its last full sync.
+    ``extra`` carries whatever else the store held, untouched.
+    """
+
+    last_gather: datetime | None = None
+    entries: Mapping[str, datetime] = field(factory=dict, converter=_frozen_mapping)
+    extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping, repr=False)
+
+    def advance(self, key: str, until: datetime) -> State:
+        """Return a state whose entry for ``key`` is at least ``until``."""
+        current = self.entries.get(key)
+        if current is not None and current >= until:
+            return self
+        return attrs.evolve(self, entries={**self.entries, key: until})
+
+
+@frozen(kw_only=True)
+class Shipment:
+    """The outcome of handing one archive to the transport."""
+
+    archive: Archive
+    receipt: Receipt | None = None
+    error: str | None = None
+    maybe_delivered: bool = False
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.receipt is not None
+
+
+RunStatus = Literal["ok", "partial", "failed", "lock-held", "gated"]
+
+
+@frozen(kw_only=True)
+class Run:
+    """The report of one ``gather``: what was collected, written and shipped."""
+
+    mode: Mode
+    status: RunStatus
+    plan: Plan | None = None
+    collections: tuple[Collection, ...] = ()
+    archives: tuple[Archive, ...] = ()
+    shipments: tuple[Shipment, ...] = ()
+    state: State | None = None
+    reason: str | None = None
+
+    @property
+    def receipts(self) -> tuple[Receipt, ...]:
+        return tuple(s.receipt for s in self.shipments if s.receipt is not None)
+
+    @property
+    def failures(self) -> tuple[Collection, ...]:
+        return tuple(c for c in self.collections if c.status == "failed")
+
+    @property
+    def possible_duplicates(self) -> tuple[Shipment, ...]:
+        """Shipments that failed but may have reached the destination anyway."""
+        return tuple(s for s in self.shipments if s.maybe_delivered)

@@ -1,0 +1,156 @@
+"""Fakes of every seam, for the tests of people who use this library.
+
+``FakeTransport`` keeps what it was sent and fails where told, ``MemoryStore``
+keeps state in memory, ``FrozenClock`` is a clock that moves only when told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import ShipError
+from .records import Archive, Receipt, State
+
+__all__ = ["FakeTransport", "FrozenClock", "MemoryStore", "Sent"]
+
+
+@attrs.frozen(kw_only=True)
+class Sent:
+    """An archive a ``FakeTransport`` accepted: its name, bytes and record."""
+
+    name: str
+    data: bytes = attrs.field(repr=False)
+    archive: Archive = attrs.field(repr=False)
+
+
+@attrs.define
+class FakeTransport:
+    """A transport that keeps what it is sent, in memory and in a folder.
+
+    ``fail_on`` lists 1-based call numbers that fail with ``ShipError``;
+    ``handler`` may instead decide per archive (raise to refuse).
+
+    >>> t = FakeTransport(fail_on={2})
+    >>> t.calls
+    0
+    """
+
+    fail_on: set[int] = attrs.field(factory=set, converter=set)
+    handler: Callable[[Archive], None] | None = None
+    lost_answer: bool = False
+    sent: list[Sent] = attrs.field(factory=list)
+    calls: int = 0
+    keep: Path | None = None
+
+    def send(self, archive: Archive) -> Receipt:
+        self.calls += 1
+        data = archive.path.read_bytes()
+        if self.calls in self.fail_on:
+            raise ShipError(
+                f"fake ingress refused {archive.name} (call {self.calls})",
+                status=503,
+                maybe_delivered=self.lost_answer,
+            )
+        if self.handler is not None:
+            self.handler(archive)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != archive.sha256:
+            raise ShipError(f"{archive.name} changed on disk before it was sent")
+        self.sent.append(Sent(name=archive.name, data=data, archive=archive))
+        if self.keep is not None:
+            self.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(archive.path, self.keep / archive.name)
+        return Receipt(
+            archive=archive.name,
+            sha256=digest,
+            destination="fake",
+            status=202,
+            request_id=f"fake-{self.calls}",
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.sent]
+
+    def open(self, n: int) -> Any:
+        """Open the ``n``-th sent archive with ``tarfile`` (0-based)."""
+        import io
+        import tarfile
+
+        return tarfile.open(fileobj=io.BytesIO(self.sent[n].data), mode="r:gz")
+
+
+@attrs.define
+class MemoryStore:
+    """State kept in memory; ``saves`` counts how often it was saved."""
+
+    state: State = attrs.field(factory=State)
+    saves: int = 0
+    history: list[State] = attrs.field(factory=list, repr=False)
+
+    def load(self) -> State:
+        return self.state
+
+    def save(self, state: State) -> None:
+        self.state = state
+        self.saves += 1
+        self.history.append(state)
+
+
+@attrs.define
+class FrozenClock:
+    """A clock that stands still until ``advance`` or ``set`` moves it."""
+
+    now: datetime = attrs.field(factory=lambda: datetime(2026, 11, 27, tzinfo=timezone.utc))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+
+@contextmanager
+def workdir() -> Iterator[Path]:
+    """A private temporary folder, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="pipeline-collector-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def members(tar: Any) -> dict[str, bytes]:
+    """Every regular member of an open tar file, name to content."""
+    out: dict[str, bytes] = {}
+    for info in tar.getmembers():
+        f = tar.extractfile(info)
+        if f is not None:
+            out[info.name] = f.read()
+    return out
+
+
+def rows(data: bytes) -> list[bytes]:
+    """Lines of a CSV member (for simple fixtures without quoted newlines)."""
+    return data.splitlines(keepends=True)
+
+
+def unique(values: Iterable[Any]) -> bool:
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            return False
+        seen.add(v)
+    return True
