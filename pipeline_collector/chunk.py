@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import sys
 import threading
 import time
 import zlib
@@ -153,7 +154,7 @@ def cut(
     if limit <= 0:
         raise ValueError(f"limit must be positive, not {limit}")
     comp = compressor or default_compressor()
-    ceiling = max_deflated if max_deflated is not None else deflate_bound(limit) + 1
+    ceiling = max_deflated if max_deflated is not None else sys.maxsize
     stem = stem or f"{key}-{seq}"
     it = iter(records)
     first = next(it, None)
@@ -211,9 +212,10 @@ def cut(
                     segment.submit(b"".join(buf))
                     buf.clear()
                     buffered = 0
-                    if segment.bound(size) > ceiling:
+                    # Up to CHUNK more bytes and this record arrive before the next look.
+                    if segment.bound(CHUNK + size) > ceiling:
                         segment.settle()  # the loose bound says maybe: ask exactly
-                        if segment.bound(size) > ceiling:
+                        if segment.bound(CHUNK + size) > ceiling:
                             yield finish(segment)
                             segment, index, rows = None, index + 1, 0
             if segment is None:

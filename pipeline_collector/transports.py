@@ -458,6 +458,16 @@ class OAuth2ClientCredentials:
         _http_log.debug("token.fetched", token_url=where, expires_in=expires_in)
 
 
+def _show_statuses(statuses: frozenset[int]) -> str:
+    server_errors = frozenset(range(500, 600))
+    shown = [str(s) for s in sorted(statuses - server_errors)]
+    if server_errors <= statuses:
+        shown.append("5xx")
+    else:
+        shown += [str(s) for s in sorted(statuses & server_errors)]
+    return "{" + ", ".join(shown) + "}"
+
+
 @frozen(kw_only=True)
 class RetryPolicy:
     """An immutable retry policy, in the manner of urllib3's ``Retry``.
@@ -474,7 +484,7 @@ class RetryPolicy:
     backoff_max: float = 120.0
     max_elapsed: float | None = 600.0
     jitter: float = 1.0
-    statuses: frozenset[int] = _RETRY_STATUSES
+    statuses: frozenset[int] = field(default=_RETRY_STATUSES, repr=_show_statuses)
     respect_retry_after: bool = True
     history: tuple[str, ...] = ()
 

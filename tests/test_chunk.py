@@ -1,0 +1,159 @@
+"""The chunk stage: byte-exact cutting between records, header atop every part."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pipeline_collector as pc
+from pipeline_collector.chunk import csv_records, cut, read_part
+from pipeline_collector.compress import get_compressor
+
+HEADER = b"id,text\n"
+
+
+def csv_record(values: list[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue().encode("utf-8")
+
+
+texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"),
+    max_size=60,
+)
+records = st.lists(
+    st.tuples(st.integers(0, 10**6), texts).map(lambda t: csv_record([str(t[0]), t[1]])),
+    max_size=80,
+)
+
+
+def run_cut(rows: list[bytes], limit: int, directory: Path) -> list[pc.Part]:
+    return list(cut([HEADER, *rows], key="events", directory=directory, limit=limit))
+
+
+class TestCutProperties:
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(rows=records, limit=st.integers(min_value=1, max_value=400))
+    def test_every_record_once_in_order_within_limit(self, rows: list[bytes], limit: int) -> None:
+        """Every record appears exactly once, in order, header atop each part, each within the limit."""
+        with tempfile.TemporaryDirectory() as d:
+            parts = run_cut(rows, limit, Path(d))
+            seen: list[bytes] = []
+            for part in parts:
+                data = read_part(part)
+                assert data.startswith(HEADER)
+                body = list(csv_records(io.BytesIO(data[len(HEADER) :])))
+                assert body, "a part never holds only its header"
+                if len(data) > limit:
+                    assert part.oversized and len(body) == 1  # one record alone may exceed
+                else:
+                    assert not part.oversized
+                assert part.rows == len(body)
+                assert part.raw_size == len(data)
+                seen += body
+            assert seen == rows
+
+    @settings(max_examples=100, deadline=None)
+    @given(rows=records, limit=st.integers(min_value=30, max_value=400))
+    def test_parts_are_as_full_as_the_next_record_allows(
+        self, rows: list[bytes], limit: int
+    ) -> None:
+        """A part is closed only when the next record would not fit."""
+        with tempfile.TemporaryDirectory() as d:
+            parts = run_cut(rows, limit, Path(d))
+            position = 0
+            for part in parts[:-1]:
+                position += part.rows
+                assert part.raw_size + len(rows[position]) > limit
+
+    def test_multibyte_utf8_is_counted_in_bytes(self, tmp_path: Path) -> None:
+        """A limit counts UTF-8 bytes, not characters."""
+        row = "1,żółć€\n"  # 8 characters, 14 bytes
+        assert len(row.encode()) == 14
+        parts = list(cut(["id,t\n", row, row, row], key="k", directory=tmp_path, limit=5 + 28))
+        assert [p.rows for p in parts] == [2, 1]
+        assert all(p.raw_size <= 33 for p in parts)
+
+    def test_newlines_inside_quotes_are_never_cut(self, tmp_path: Path) -> None:
+        """A record with newlines inside quotes stays whole in one part."""
+        rows = [csv_record([str(i), "line one\nline two\nthree"]) for i in range(10)]
+        parts = list(
+            cut([HEADER, *rows], key="k", directory=tmp_path, limit=len(HEADER) + len(rows[0]) * 3)
+        )
+        for part in parts:
+            parsed = list(csv.reader(io.StringIO(read_part(part).decode())))
+            assert parsed[0] == ["id", "text"]
+            assert all(r[1] == "line one\nline two\nthree" for r in parsed[1:])
+        assert sum(p.rows for p in parts) == 10
+
+    def test_record_bigger_than_limit_goes_alone(self, tmp_path: Path) -> None:
+        """A single record larger than the limit sits alone in an oversized part."""
+        big = b"2," + b"x" * 500 + b"\n"
+        parts = list(cut([HEADER, b"1,a\n", big, b"3,c\n"], key="k", directory=tmp_path, limit=100))
+        assert [p.rows for p in parts] == [1, 1, 1]
+        assert [p.oversized for p in parts] == [False, True, False]
+        assert read_part(parts[1]) == HEADER + big
+
+    def test_header_only_and_empty_make_no_part(self, tmp_path: Path) -> None:
+        """Output with only a header, or nothing at all, makes no part."""
+        assert list(cut([HEADER], key="k", directory=tmp_path, limit=100)) == []
+        assert list(cut([], key="k", directory=tmp_path, limit=100)) == []
+
+    def test_str_and_memoryview_records_are_accepted(self, tmp_path: Path) -> None:
+        """Records may be str, bytes or memoryview (what psycopg 3 copy yields)."""
+        parts = list(
+            cut(
+                ["id\n", memoryview(b"1\n"), bytearray(b"2\n"), "3"],
+                key="k",
+                directory=tmp_path,
+                limit=100,
+            )
+        )
+        assert read_part(parts[0]) == b"id\n1\n2\n3\n"
+
+    def test_non_text_record_is_an_error_naming_the_key(self, tmp_path: Path) -> None:
+        """A record that is neither bytes nor str raises, naming the collector and the record."""
+        with pytest.raises(pc.CollectorError, match=r"'k' yielded int as record 2"):
+            list(cut(["id\n", "1\n", 2], key="k", directory=tmp_path, limit=100))
+        assert list(tmp_path.iterdir()) == []  # no stray part left behind
+
+    def test_invalid_utf8_is_an_error(self, tmp_path: Path) -> None:
+        """Bytes that are not UTF-8 are refused."""
+        with pytest.raises(pc.CollectorError, match="not valid UTF-8"):
+            list(cut([b"id\n", b"\xff\xfe\n"], key="k", directory=tmp_path, limit=100))
+
+    def test_compressed_ceiling_closes_a_part_early(self, tmp_path: Path) -> None:
+        """A part is closed before its compressed size could pass max_deflated."""
+        import random
+
+        rng = random.Random(7)
+        rows = [f"{i},{rng.getrandbits(256):064x}\n".encode() for i in range(60000)]
+        parts = list(
+            cut([HEADER, *rows], key="k", directory=tmp_path, limit=10**9, max_deflated=1_500_000)
+        )
+        assert len(parts) > 1
+        assert all(p.deflated_size <= 1_500_000 for p in parts)
+        assert sum(p.rows for p in parts) == 60000
+
+    @pytest.mark.parametrize("name", ["zlib", "zlib-ng", "isal"])
+    def test_each_compressor_round_trips(self, name: str, tmp_path: Path) -> None:
+        """Parts written by each backend decompress to exactly their records."""
+        rows = [f"{i},row {i}\n".encode() for i in range(5000)]
+        parts = list(
+            cut(
+                [HEADER, *rows],
+                key="k",
+                directory=tmp_path,
+                limit=20000,
+                compressor=get_compressor(name),
+            )
+        )
+        body = b"".join(read_part(p)[len(HEADER) :] for p in parts)
+        assert body == b"".join(rows)

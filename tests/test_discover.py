@@ -1,0 +1,102 @@
+"""Discovery: registered functions found, validated, ordered."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import pytest
+
+import pipeline_collector as pc
+
+
+def make(key: str, version: str = "1.0", **options: Any) -> Any:
+    @pc.register(key, version, **options)
+    def f(**kwargs: Any) -> Any:
+        return {}
+
+    f.__name__ = f"collect_{key}"
+    return f
+
+
+CONFIG = make("config", config=True)
+
+
+class TestDiscover:
+    def test_module_collectors_in_function_name_order_config_first(self) -> None:
+        """A module's collectors come back config first, then by function name, as the old library ordered them."""
+        module = types.ModuleType("service_collectors")
+        module.b_second = make("zeta")
+        module.a_first = make("alpha")
+        module.config = CONFIG
+        module.helper = lambda: None
+        keys = [c.key for c in pc.discover(module)]
+        assert keys == ["config", "alpha", "zeta"]
+
+    def test_subset_keeps_named_keys_and_config(self) -> None:
+        """A subset keeps only the named keys, plus the config collector."""
+        found = pc.discover([CONFIG, make("a"), make("b")], subset=["b"])
+        assert [c.key for c in found] == ["config", "b"]
+
+    def test_subset_with_unknown_key_is_refused(self) -> None:
+        """Asking for a key that does not exist is an error naming it."""
+        with pytest.raises(pc.ConfigurationError, match="nope"):
+            pc.discover([CONFIG, make("a")], subset=["nope"])
+
+    def test_functions_registered_by_the_old_decorator_are_found(self) -> None:
+        """Functions carrying the old library's attributes are discovered too."""
+
+        def legacy(**kwargs: Any) -> Any:
+            return {}
+
+        for name, value in {
+            "key": "legacy", "version": "1.0", "description": None, "type": "json",
+            "config": False, "fnc_slicing": None, "shipping_group": "default",
+            "full_sync_interval_days": None,
+        }.items():
+            setattr(legacy, f"__insights_analytics_{name}__", value)
+        assert [c.key for c in pc.discover([CONFIG, legacy])] == ["config", "legacy"]
+
+
+class TestValidation:
+    @pytest.mark.parametrize("key", ["../x", "Jobs", "a b", "1abc", "", "a-b", "jobs\n"])
+    def test_bad_keys_are_refused(self, key: str) -> None:
+        """Keys outside ^[a-z][a-z0-9_]*$ are refused, naming the key."""
+        with pytest.raises(pc.ConfigurationError, match="must match"):
+            pc.discover([CONFIG, make(key)])
+
+    @pytest.mark.parametrize("version", ["1", "1.0.0", "v1.0", "one"])
+    def test_bad_versions_are_refused(self, version: str) -> None:
+        """Versions must be MAJOR.MINOR."""
+        with pytest.raises(pc.ConfigurationError, match="MAJOR.MINOR"):
+            pc.discover([CONFIG, make("a", version)])
+
+    def test_unknown_format_is_refused(self) -> None:
+        """Only json and csv formats exist."""
+        with pytest.raises(pc.ConfigurationError, match="format 'xml'"):
+            pc.discover([CONFIG, make("a", format="xml")])
+
+    def test_duplicate_keys_are_refused(self) -> None:
+        """Two collectors with one key are refused."""
+        with pytest.raises(pc.ConfigurationError, match="'a' is registered twice"):
+            pc.discover([CONFIG, make("a"), make("a")])
+
+    def test_two_configs_are_refused(self) -> None:
+        """Exactly one config collector is allowed."""
+        with pytest.raises(pc.ConfigurationError, match="found 'config', 'other'"):
+            pc.discover([CONFIG, make("other", config=True)])
+
+    def test_no_config_is_refused(self) -> None:
+        """A collector set without config is refused."""
+        with pytest.raises(pc.ConfigurationError, match="found none"):
+            pc.discover([make("a")])
+
+    def test_csv_config_is_refused(self) -> None:
+        """The config collector must be JSON."""
+        with pytest.raises(pc.ConfigurationError, match="must be json"):
+            pc.discover([make("config", config=True, format="csv")])
+
+    def test_unregistered_function_is_refused(self) -> None:
+        """A plain function in the iterable is an error, not silently dropped."""
+        with pytest.raises(pc.ConfigurationError, match="not a registered collector"):
+            pc.discover([CONFIG, lambda: None])

@@ -1,0 +1,47 @@
+"""The README's first command: the example pipeline runs, and a second run ships only what is new."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(tmp_path: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--out", str(tmp_path / "out"),
+         "--database", str(tmp_path / "jobs.sqlite3")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def shipped(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "out" / "data").rglob("*.tar.gz"))
+
+
+def test_first_run_ships_every_day_and_second_run_only_new_rows(tmp_path: Path) -> None:
+    """The first run ships ten days of events; the second ships only events added since."""
+    out = run_example(tmp_path)
+    assert "run: ok" in out
+    first = shipped(tmp_path)
+    assert len(first) >= 10
+    ids: list[str] = []
+    for path in first:
+        with tarfile.open(path) as tar:
+            assert {"./config.json", "./manifest.json", "./data_collection_status.csv"} <= set(tar.getnames())
+            if "./job_events.csv" in tar.getnames():
+                ids += [line.split(",")[0] for line in tar.extractfile("./job_events.csv").read().decode().splitlines()[1:] if line[:1].isdigit()]  # type: ignore[union-attr]
+    run_example(tmp_path)
+    second = [p for p in shipped(tmp_path) if p not in first]
+    assert second, "the second run ships an archive"
+    new_ids: list[str] = []
+    for path in second:
+        with tarfile.open(path) as tar:
+            if "./job_events.csv" in tar.getnames():
+                new_ids += [line.split(",")[0] for line in tar.extractfile("./job_events.csv").read().decode().splitlines()[1:] if line[:1].isdigit()]  # type: ignore[union-attr]
+    assert not set(new_ids) & set(ids)
