@@ -23,7 +23,7 @@ from .errors import (
     StateError,
 )
 from .gather import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, gather, run_task
-from .locks import FileLock
+from .locks import FileLock, PostgresAdvisoryLock, crc32_key, hashtext_key, sha512_key
 from .plan import collection_window, plan
 from .protocols import Clock, Lock, StateStore, Transport
 from .records import (
@@ -42,7 +42,7 @@ from .records import (
     Window,
 )
 from .ship import ship
-from .stores import JsonFileStore
+from .stores import JsonFileStore, PostgresStore, SqliteStore
 from .transports import DirectoryTransport
 
 __version__ = "0.1.0"
@@ -65,11 +65,14 @@ __all__ = [
     "LockError",
     "Part",
     "PipelineError",
+    "PostgresAdvisoryLock",
+    "PostgresStore",
     "Plan",
     "Problem",
     "Receipt",
     "Run",
     "ShipError",
+    "SqliteStore",
     "Shipment",
     "State",
     "StateError",
@@ -80,15 +83,18 @@ __all__ = [
     "collect",
     "collection_window",
     "csv_lines",
+    "crc32_key",
     "cut",
     "default_compressor",
     "discover",
     "gather",
     "get_compressor",
+    "hashtext_key",
     "pack",
     "plan",
     "register",
     "run_task",
+    "sha512_key",
     "ship",
     "slicers",
     "split",

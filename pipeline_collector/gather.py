@@ -38,6 +38,7 @@ from .records import (
     Archive,
     Batch,
     Collection,
+    Collector,
     Mode,
     Part,
     Plan,
@@ -318,6 +319,51 @@ def gather(
         lock = FileLock(Path(tempfile.gettempdir()) / f"pipeline-collector-{prefix}.lock")
     folder = _workdir(workdir)
     comp = compressor or default_compressor()
+    try:
+        return _locked(
+            lock,
+            collectors,
+            state,
+            transport if shipping else None,
+            executor,
+            folder,
+            comp,
+            mode=mode,
+            since=since,
+            until=until,
+            horizon=horizon,
+            clock=clock,
+            max_data_size=max_data_size,
+            max_upload_size=max_upload_size,
+            prefix=prefix,
+            whole=subset is None,
+        )
+    finally:
+        # A folder made here holds nothing worth keeping unless a dry run left archives.
+        if workdir is None and (shipping or not any(folder.iterdir())):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _locked(
+    lock: Lock | None,
+    collectors: tuple[Collector, ...],
+    state: StateStore | None,
+    transport: Transport | None,
+    executor: Executor | None,
+    folder: Path,
+    comp: Compressor,
+    *,
+    mode: Mode,
+    since: datetime | None,
+    until: datetime | None,
+    horizon: timedelta,
+    clock: Clock,
+    max_data_size: int,
+    max_upload_size: int,
+    prefix: str,
+    whole: bool,
+) -> Run:
+    quiet = mode == "scheduled"
     with lock.acquire() if lock is not None else _no_lock() as acquired:
         if not acquired:
             (log.debug if quiet else log.warning)("run.lock_held")
@@ -334,18 +380,9 @@ def gather(
             clock=clock,
             compressor=comp,
         )
-        book = _Book(ledger_for(p), current, state if shipping else None)
+        book = _Book(ledger_for(p), current, state if transport is not None else None)
         try:
-            return _run(
-                p,
-                book,
-                settings,
-                transport if shipping else None,
-                executor,
-                max_upload_size,
-                prefix,
-                subset is None,
-            )
+            return _run(p, book, settings, transport, executor, max_upload_size, prefix, whole)
         finally:
             shutil.rmtree(parts, ignore_errors=True)
 

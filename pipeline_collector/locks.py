@@ -35,7 +35,8 @@ __all__ = [
     "sha512_key",
 ]
 
-log = structlog.get_logger(__name__).bind(component="lock")
+# Lazy: the configuration in force when a line is logged applies, not the one at import.
+log = structlog.get_logger(__name__, component="lock")
 
 _POLL_MIN = 0.05
 _POLL_MAX = 0.5

@@ -137,6 +137,10 @@ class Collection:
     def ok(self) -> bool:
         return self.status in ("ok", "empty")
 
+    @property
+    def seconds(self) -> float:
+        return self.elapsed
+
 
 @frozen(kw_only=True)
 class Batch:

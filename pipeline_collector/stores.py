@@ -44,7 +44,8 @@ __all__ = [
     "parse_datetime",
 ]
 
-log = structlog.get_logger(__name__).bind(component="state")
+# Lazy: the configuration in force when a line is logged applies, not the one at import.
+log = structlog.get_logger(__name__, component="state")
 
 DEFAULT_TABLE = "pipeline_collector_state"
 
@@ -185,7 +186,10 @@ class JsonFileStore:
     def save(self, state: State) -> None:
         """Replace the file with ``state``, atomically."""
         document = _state_to_document(state, entries_as_string=self._entries_as_string)
-        data = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        try:
+            data = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise StateError(f"{self.path}: state cannot be written as JSON: {exc}") from None
         _atomic_write(self.path, data)
         log.debug("state.saved", store="json", path=str(self.path), entries=len(state.entries))
 
@@ -381,7 +385,7 @@ class SqliteStore:
             with contextlib.closing(
                 sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             ) as conn:
-                pass
+                conn.execute("BEGIN IMMEDIATE")
                 try:
                     conn.execute(
                         f'CREATE TABLE IF NOT EXISTS "{self.table}" '
@@ -393,9 +397,9 @@ class SqliteStore:
                         rows,
                     )
                 except BaseException:
-                    pass
+                    conn.execute("ROLLBACK")
                     raise
-                pass
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StateError(f"{self._where}: cannot save state: {exc}") from None
         log.debug("state.saved", store="sqlite", path=str(self.path), entries=len(state.entries))
@@ -423,7 +427,7 @@ def describe_db_error(exc: BaseException) -> str:
 def require_psycopg() -> Any:
     """Import psycopg 3, or say how to install it."""
     try:
-        import psycopg  # noqa: PLC0415 (optional dependency)
+        import psycopg  # optional dependency: imported only when used
     except ImportError:
         raise ConfigurationError(
             "PostgreSQL support needs psycopg 3: pip install 'pipeline-collector[postgres]'"
