@@ -60,6 +60,15 @@ _FILE_MODE = 0o600
 _dir_log = structlog.get_logger("pipeline_collector.transports").bind(component="directory")
 
 
+def _as_given(request: Any) -> Any:
+    """A requests auth hook that changes nothing.
+
+    Passing it keeps requests from adding credentials of its own from
+    ``~/.netrc`` over the ones an ``Auth`` object chose.
+    """
+    return request
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -140,6 +149,7 @@ def _publish(tmp: Path, target: Path) -> None:
 class DirectoryTransport:
     """Copy archives into ``<root>/data/YYYY/MM/DD/<archive>``.
 
+    ``DirectoryTransport(root)``: the root is the one positional argument.
     The copy appears whole or not at all (temporary file, fsync, then a link
     that never overwrites), is private to its owner (folders 0700, files
     0600), and is re-hashed before the receipt says it arrived.  The date is
@@ -251,7 +261,7 @@ class Credentials:
     """
 
     headers: Mapping[str, str] = field(factory=dict, repr=False)
-    cert: tuple[str, str] | None = None
+    cert: str | tuple[str, str] | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
@@ -299,10 +309,13 @@ class BasicAuth:
 
 @frozen(kw_only=True)
 class ClientCertAuth:
-    """Mutual TLS with a client certificate and key (RHSM's by default)."""
+    """Mutual TLS with a client certificate and key (RHSM's by default).
+
+    ``key=None`` means the key is in the ``cert`` file too.
+    """
 
     cert: str = RHSM_CERT
-    key: str = RHSM_KEY
+    key: str | None = RHSM_KEY
 
     @property
     def needs_tls(self) -> bool:
@@ -310,9 +323,9 @@ class ClientCertAuth:
 
     def prepare(self, post: Post) -> Credentials:
         for path in (self.cert, self.key):
-            if not os.path.isfile(path):
+            if path is not None and not os.path.isfile(path):
                 raise ShipError(f"client certificate file not found: {path}")
-        return Credentials(cert=(self.cert, self.key))
+        return Credentials(cert=self.cert if self.key is None else (self.cert, self.key))
 
     def on_unauthorized(self) -> bool:
         return False
@@ -422,7 +435,7 @@ class OAuth2ClientCredentials:
         data = {"grant_type": "client_credentials"}
         if self.scope:
             data["scope"] = self.scope
-        auth: tuple[str, str] | None = None
+        auth: tuple[str, str] | Callable[[Any], Any] = _as_given
         if self.client_auth == "basic":
             auth = (self.client_id, self.client_secret)
         else:
@@ -642,10 +655,11 @@ class _MultipartBody:
 
     @property
     def head(self) -> bytes:
-        filename = self.filename.replace("\\", "\\\\").replace('"', "%22")
+        # Escaped as browsers do (HTML form encoding), so no name can break the headers.
+        name, filename = _form_quote(self.field_name), _form_quote(self.filename)
         return (
             f"--{self.boundary}\r\n"
-            f'Content-Disposition: form-data; name="{self.field_name}"; filename="{filename}"\r\n'
+            f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
             f"Content-Type: {self.content_type}\r\n\r\n"
         ).encode()
 
@@ -663,6 +677,10 @@ class _MultipartBody:
 
     def open(self) -> _Stream:
         return _Stream(self)
+
+
+def _form_quote(value: str) -> str:
+    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
 
 
 class _SessionBox:
@@ -814,7 +832,9 @@ class HttpTransport:
                         f"cannot read {name}: {exc.strerror or exc}", attempts=attempts
                     ) from None
                 with stream:
-                    response = post(self.url, data=stream, headers=headers, cert=creds.cert)
+                    response = post(
+                        self.url, data=stream, headers=headers, cert=creds.cert, auth=_as_given
+                    )
             except ShipError as exc:
                 if not exc.retryable:
                     exc.attempts = attempts
