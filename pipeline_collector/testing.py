@@ -1,7 +1,8 @@
 """Fakes of every seam, for the tests of people who use this library.
 
 ``FakeTransport`` keeps what it was sent and fails where told, ``MemoryStore``
-keeps state in memory, ``FrozenClock`` is a clock that moves only when told.
+keeps state in memory, ``FrozenClock`` is a clock that moves only when told,
+and ``IngressServer`` is a real local ingress with scripted failures.
 """
 
 from __future__ import annotations
@@ -18,9 +19,20 @@ from typing import Any
 import attrs
 
 from .errors import ShipError
+from .ingress import Drop, Fail, IngressServer, Redirect, Stall
 from .records import Archive, Receipt, State
 
-__all__ = ["FakeTransport", "FrozenClock", "MemoryStore", "Sent"]
+__all__ = [
+    "Drop",
+    "Fail",
+    "FakeTransport",
+    "FrozenClock",
+    "IngressServer",
+    "MemoryStore",
+    "Redirect",
+    "Sent",
+    "Stall",
+]
 
 
 @attrs.frozen(kw_only=True)
