@@ -307,12 +307,12 @@ def gather(
         return gated("no valid licence")
     shipping = mode != "dry-run"
     if shipping:
+        if is_shipping_configured is not None and not is_shipping_configured():
+            return gated("shipping is not configured")
         if transport is None:
             raise ConfigurationError(f"mode {mode!r} ships archives: pass a transport")
         if state is None:
             raise ConfigurationError(f"mode {mode!r} keeps bookkeeping: pass a state store")
-        if is_shipping_configured is not None and not is_shipping_configured():
-            return gated("shipping is not configured")
     if lock is None and shipping:
         from .locks import FileLock
 

@@ -1,0 +1,146 @@
+"""Stream a PostgreSQL ``COPY ... TO STDOUT`` as rows, for CSV collectors.
+
+A CSV collector yields rows; these helpers turn a COPY into such rows without
+holding the table in memory::
+
+    @register("jobs", "1.0", format="csv")
+    def jobs(cursor, since, until, **kwargs):
+        yield from copy_rows(cursor, "COPY (SELECT ...) TO STDOUT WITH CSV HEADER")
+
+Each item is one whole row as the server sent it (one CopyData message), so a
+newline inside a quoted field stays inside its row.  Bytes are in the
+connection's client encoding (UTF-8 unless changed).
+
+Stopping early (closing the iterator, an exception in the consumer) cancels
+the COPY on the server; like any cancelled statement it leaves the current
+transaction aborted, so roll it back (or use autocommit) before reusing the
+connection.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import structlog
+
+from .errors import ConfigurationError
+
+__all__ = ["copy_rows", "copy_rows_psycopg2"]
+
+log = structlog.get_logger("pipeline_collector").bind(component="copy")
+
+Buffer = bytes | bytearray | memoryview
+
+
+class CopyCursor(Protocol):
+    """Protocol: a psycopg 3 cursor, as far as ``copy_rows`` needs it."""
+
+    def copy(self, statement: Any, params: Any = ...) -> AbstractContextManager[Iterable[Buffer]]:
+        """Start a COPY and return its context manager, iterable by rows."""
+        ...
+
+
+def copy_rows(cursor: CopyCursor, sql: Any, params: Any = None) -> Iterator[bytes]:
+    """Yield the rows of ``COPY ... TO STDOUT`` through psycopg 3's ``cursor.copy``.
+
+    psycopg 3 pulls: each block it yields is one whole row, read only when
+    asked for, so this is a thin loop.  Closing it early makes psycopg cancel
+    the COPY.
+    """
+    with cursor.copy(sql, params) as copy:
+        for block in copy:
+            yield bytes(block)
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+class _QueueWriter:
+    """The file psycopg2 writes to: one ``write`` per row, handed to a queue.
+
+    Not a text stream on purpose, so psycopg2 passes the raw bytes.  Once the
+    consumer has gone, rows are dropped instead of queued.
+    """
+
+    def __init__(self, rows: queue.Queue[object], stop: threading.Event) -> None:
+        self._rows = rows
+        self._stop = stop
+
+    def write(self, data: Buffer | str) -> int:
+        if not self._stop.is_set():
+            self._rows.put(data.encode("utf-8") if isinstance(data, str) else bytes(data))
+        return len(data)
+
+
+def _cancel(cursor: Any) -> None:
+    cancel = getattr(getattr(cursor, "connection", None), "cancel", None)
+    if cancel is None:
+        return
+    try:
+        cancel()
+    except Exception as e:  # the COPY is then drained instead of cancelled
+        log.debug("copy.cancel_failed", error=type(e).__name__)
+
+
+def copy_rows_psycopg2(cursor: Any, sql: str, *, max_pending: int = 64) -> Iterator[bytes]:
+    """Yield the rows of ``COPY ... TO STDOUT`` through psycopg2's ``copy_expert``.
+
+    psycopg2 pushes rows into a file, so ``copy_expert`` runs in a thread that
+    puts each row into a queue of at most ``max_pending`` rows: the producer
+    waits while the consumer is busy, and memory stays bounded.  An error in
+    the COPY is raised here; the thread is always joined.  Stopping early
+    cancels the statement through ``cursor.connection.cancel()``.
+    """
+    if max_pending < 1:
+        raise ConfigurationError(f"max_pending must be at least 1, not {max_pending}")
+    return _pump(cursor, sql, max_pending)
+
+
+def _pump(cursor: Any, sql: str, max_pending: int) -> Iterator[bytes]:
+    rows: queue.Queue[object] = queue.Queue(maxsize=max_pending)
+    stop = threading.Event()
+    sink = _QueueWriter(rows, stop)
+
+    def produce() -> None:
+        try:
+            cursor.copy_expert(sql, sink)
+        except BaseException as e:
+            if stop.is_set():
+                log.debug("copy.cancelled", error=type(e).__name__)
+            else:
+                rows.put(_Failure(e))
+        finally:
+            rows.put(_END)
+
+    thread = threading.Thread(target=produce, name="copy_rows_psycopg2", daemon=True)
+    thread.start()
+    done = False
+    try:
+        while True:
+            item = rows.get()
+            if item is _END:
+                done = True
+                return
+            if isinstance(item, _Failure):
+                done = rows.get() is _END  # the producer's last word
+                raise item.error
+            assert isinstance(item, bytes)
+            yield item
+    finally:
+        if not done:
+            stop.set()
+            _cancel(cursor)
+            while rows.get() is not _END:
+                pass
+        thread.join()
