@@ -47,7 +47,7 @@ _REPLACED = {
     "CollectionJSON": "a JSON collector that returns a JSON-serialisable value",
 }
 
-log = structlog.get_logger("pipeline_collector").bind(component="csv_splitter")
+log = structlog.get_logger("pipeline_collector", component="csv_splitter")
 
 
 def __getattr__(name: str) -> Any:

@@ -31,7 +31,7 @@ from .errors import ConfigurationError
 
 __all__ = ["copy_rows", "copy_rows_psycopg2"]
 
-log = structlog.get_logger("pipeline_collector").bind(component="copy")
+log = structlog.get_logger("pipeline_collector", component="copy")
 
 Buffer = bytes | bytearray | memoryview
 

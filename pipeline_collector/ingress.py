@@ -84,7 +84,7 @@ _MAX_FORM = 64 * 1024
 _LINGER_FACTOR = 4
 _FORM_OVERHEAD = 64 * 1024  # room for boundaries and part headers around the file
 
-_log = structlog.get_logger("pipeline_collector.ingress").bind(component="ingress")
+_log = structlog.get_logger("pipeline_collector.ingress", component="ingress")
 
 
 # -- scripted answers --------------------------------------------------------

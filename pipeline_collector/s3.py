@@ -16,7 +16,7 @@ from attrs import field, frozen
 
 from .errors import ConfigurationError, ShipError
 from .records import Archive, Receipt
-from .transports import _safe_name, file_sha256
+from .transports import _next_number, _safe_name, file_sha256
 
 __all__ = ["S3Transport"]
 
@@ -161,14 +161,16 @@ class S3Transport:
             raise ShipError(f"{archive.name} changed on disk: it no longer matches its record")
         log.info("ship.attempt", attempt=1, bytes=archive.size)
         try:
-            existing = self._head(key)
-            if existing is not None:
+            while (existing := self._head(key)) is not None:
                 if self._matches(existing, archive):
                     log.info("ship.accepted", status=200, already_there=True)
                     return self._receipt(archive, location, existing, started)
-                raise ShipError(
-                    f"refusing to overwrite {location}: a different object is already there"
-                )
+                # Another archive of the same name (an earlier run ending in the
+                # same second): never overwrite it, take the next free number.
+                folder, _, name = key.rpartition("/")
+                key = f"{folder}/{_next_number(name)}" if folder else _next_number(name)
+                location = f"s3://{self.bucket}/{key}"
+                log = _log.bind(archive=archive.name, location=location)
             self._client().upload_file(
                 str(archive.path),
                 self.bucket,

@@ -57,7 +57,7 @@ _CHUNK = 1 << 20
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
-_dir_log = structlog.get_logger("pipeline_collector.transports").bind(component="directory")
+_dir_log = structlog.get_logger("pipeline_collector.transports", component="directory")
 
 
 def _as_given(request: Any) -> Any:
@@ -145,6 +145,15 @@ def _publish(tmp: Path, target: Path) -> None:
         tmp.unlink()
 
 
+def _next_number(name: str) -> str:
+    """``x-3.tar.gz`` -> ``x-4.tar.gz``; a name without a number gets ``-1``."""
+    match = re.fullmatch(r"(.*-)(\d+)(\.tar\.gz)", name)
+    if match is None:
+        stem, _, suffix = name.partition(".")
+        return f"{stem}-1.{suffix}" if suffix else f"{name}-1"
+    return f"{match[1]}{int(match[2]) + 1}{match[3]}"
+
+
 @frozen
 class DirectoryTransport:
     """Copy archives into ``<root>/data/YYYY/MM/DD/<archive>``.
@@ -195,8 +204,24 @@ class DirectoryTransport:
         if not real_folder.is_relative_to(real_root):
             raise ShipError(f"refusing to write {name}: {folder} leads outside {root}")
         target = real_folder / name
-        if os.path.lexists(target):
-            raise ShipError(f"refusing to overwrite {target}: it already exists")
+        while os.path.lexists(target):
+            if (
+                target.is_file()
+                and not target.is_symlink()
+                and file_sha256(target) == archive.sha256
+            ):
+                _dir_log.info("ship.already_there", archive=name, location=str(target))
+                return Receipt(
+                    archive=name,
+                    sha256=archive.sha256,
+                    destination="dir",
+                    location=str(target),
+                    attempts=1,
+                    elapsed=0.0,
+                )
+            # Another archive of the same name (an earlier run ending in the same
+            # second): never overwrite it, take the next free number instead.
+            target = real_folder / _next_number(target.name)
 
         fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=real_folder)
         tmp = Path(tmp_name)
@@ -238,7 +263,7 @@ class DirectoryTransport:
 # HTTP ingress
 # --------------------------------------------------------------------------
 
-_http_log = structlog.get_logger("pipeline_collector.transports").bind(component="http")
+_http_log = structlog.get_logger("pipeline_collector.transports", component="http")
 
 Post = Callable[..., "requests.Response"]
 """``session.post`` with the transport's verification, proxy and timeouts bound."""

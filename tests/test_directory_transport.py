@@ -141,24 +141,28 @@ class TestPermissions:
 
 
 class TestNeverOverwrites:
-    def test_second_copy_is_refused(self, transport: DirectoryTransport, archive: Archive) -> None:
-        """Sending the same archive twice raises ShipError naming the existing file."""
-        receipt = transport.send(archive)
-        with pytest.raises(ShipError) as info:
-            transport.send(archive)
-        assert str(receipt.location) in str(info.value)
+    def test_same_archive_twice_is_delivered_once(
+        self, transport: DirectoryTransport, archive: Archive
+    ) -> None:
+        """Sending the same archive again finds it there and writes no second copy."""
+        first = transport.send(archive)
+        again = transport.send(archive)
+        assert again.location == first.location
+        assert [p.name for p in transport.folder_for(SHIPPED_AT).iterdir()] == [archive.name]
 
     def test_existing_file_is_untouched(
         self, transport: DirectoryTransport, archive: Archive, tmp_path: Path
     ) -> None:
-        """A file already at the target keeps its content and no temp file remains."""
+        """A different file of the same name keeps its content; the archive takes the next number."""
         folder = transport.folder_for(SHIPPED_AT)
         folder.mkdir(parents=True)
         (folder / archive.name).write_bytes(b"earlier")
-        with pytest.raises(ShipError, match="already exists"):
-            transport.send(archive)
+        receipt = transport.send(archive)
         assert (folder / archive.name).read_bytes() == b"earlier"
-        assert [p.name for p in folder.iterdir()] == [archive.name]
+        renamed = archive.name.replace("-0.tar.gz", "-1.tar.gz")
+        assert receipt.location == str(folder.resolve() / renamed)
+        assert sorted(p.name for p in folder.iterdir()) == sorted([archive.name, renamed])
+        assert (folder / renamed).read_bytes() == archive.path.read_bytes()
 
 
 class TestIntegrity:

@@ -152,15 +152,17 @@ class TestNeverOverwrites:
         assert first.location == second.location
         assert any(e.get("already_there") for e in logs)
 
-    def test_different_object_at_key_is_refused(
+    def test_different_object_at_key_is_kept(
         self, s3: Any, moto_endpoint: str, bucket: str, archive: Archive
     ) -> None:
-        """A different object already at the key is kept and reported."""
+        """A different object already at the key is kept; the archive takes the next number."""
         s3.put_object(Bucket=bucket, Key=archive.name, Body=b"someone else's")
-        with pytest.raises(ShipError, match="refusing to overwrite"):
-            transport(moto_endpoint, bucket).send(archive)
+        receipt = transport(moto_endpoint, bucket).send(archive)
         body = s3.get_object(Bucket=bucket, Key=archive.name)["Body"].read()
         assert body == b"someone else's"
+        renamed = archive.name.replace("-0.tar.gz", "-1.tar.gz")
+        assert receipt.location == f"s3://{bucket}/{renamed}"
+        assert s3.get_object(Bucket=bucket, Key=renamed)["Body"].read() == archive.path.read_bytes()
 
 
 class TestFailures:
