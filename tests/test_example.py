@@ -45,3 +45,18 @@ def test_first_run_ships_every_day_and_second_run_only_new_rows(tmp_path: Path) 
             if "./job_events.csv" in tar.getnames():
                 new_ids += [line.split(",")[0] for line in tar.extractfile("./job_events.csv").read().decode().splitlines()[1:] if line[:1].isdigit()]  # type: ignore[union-attr]
     assert not set(new_ids) & set(ids)
+
+
+def test_hand_composed_pipeline_ships_every_archive(tmp_path: Path) -> None:
+    """examples/compose.py, the stages composed with toolz.pipe, ships archives a reader can open."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "compose.py"), "--database", str(tmp_path / "db.sqlite3"),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    archives = sorted((tmp_path / "out" / "data").rglob("*.tar.gz"))
+    assert len(archives) >= 10
+    for path in archives:
+        with tarfile.open(path) as tar:
+            assert {"./config.json", "./manifest.json", "./data_collection_status.csv"} <= set(tar.getnames())
