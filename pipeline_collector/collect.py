@@ -15,6 +15,7 @@ import datetime as dt
 import decimal
 import json
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -84,8 +85,8 @@ def collect(
 ) -> Collected:
     """Call the task's collector and classify what it returned."""
     collector = task.collector
-    full_path = workdir / f"collect-{task.seq}-{collector.key}"
-    full_path.mkdir(mode=0o700)
+    # A fresh folder each time: one left by a killed run must not block the next.
+    full_path = Path(tempfile.mkdtemp(prefix=f"collect-{task.seq}-{collector.key}-", dir=workdir))
     started_at, started = clock(), time.perf_counter()
     base = Collected(task=task, started_at=started_at, started=started, full_path=full_path)
     log.debug("collector.called", key=collector.key, since=str(task.window.since))

@@ -116,6 +116,7 @@ class _Book:
         self.collections: list[Collection] = []
         self.archives: list[Archive] = []
         self.shipments: list[Shipment] = []
+        self.errors: list[str] = []
 
     def stopped(self, task: Task) -> bool:
         stop = stopped_at(self.ledger, task.key)
@@ -131,7 +132,31 @@ class _Book:
         if s.ok:
             self.ledger = confirmed(self.ledger, s.archive.batch)
         else:
-            self.ledger = failed(self.ledger, s.archive.batch)
+            self._lost(s.archive.batch)
+        self.save()
+
+    def unwritten(self, batch: Batch, error: str) -> None:
+        """An archive that could not be written: its keys stop like a failed upload."""
+        self.errors.append(error)
+        self._lost(batch)
+
+    def _lost(self, batch: Batch) -> None:
+        self.ledger = failed(self.ledger, batch)
+        # Confirmed archives holding other parts of a window that failed here
+        # will be sent again with that window: say so.
+        windows = {(p.key, p.seq) for p in batch.parts}
+        for i, earlier in enumerate(self.shipments):
+            held = {(p.key, p.seq) for p in earlier.archive.batch.parts}
+            if earlier.ok and not earlier.resent_later and held & windows:
+                self.shipments[i] = attrs.evolve(earlier, resent_later=True)
+                log.warning(
+                    "window.partly_shipped",
+                    archive=earlier.archive.name,
+                    keys=sorted({k for k, _ in held & windows}),
+                    reason="the rest of its window failed; the next run sends it again whole",
+                )
+
+    def save(self) -> None:
         new = advance(self.ledger, self.state)
         if new != self.state and self.store is not None:
             self.store.save(new)  # after each confirmed upload: a crash loses one archive
@@ -181,23 +206,31 @@ def _archives(
     config_version: str,
     until: datetime,
     prefix: str,
+    book: _Book,
     batches: Iterable[Batch],
 ) -> Iterator[Archive]:
     n = 0
     for batch in batches:
-        archive = write_archive(
-            batch,
-            config=config,
-            config_version=config_version,
-            directory=settings.workdir,
-            until=until,
-            prefix=prefix,
-            start=n,
-            compressor=settings.compressor,
-        )
+        try:
+            archive = write_archive(
+                batch,
+                config=config,
+                config_version=config_version,
+                directory=settings.workdir,
+                until=until,
+                prefix=prefix,
+                start=n,
+                compressor=settings.compressor,
+            )
+        except OSError as e:  # a full disk, say: this archive is lost, the run goes on
+            error = f"archive {batch.number} of group {batch.group!r} not written: {e}"
+            log.error("archive.failed", group=batch.group, batch=batch.number, error=str(e))
+            book.unwritten(batch, error)
+            continue
+        finally:
+            for p in batch.parts:
+                p.path.unlink(missing_ok=True)
         n = int(archive.name.rsplit("-", 1)[1].split(".")[0]) + 1
-        for p in batch.parts:
-            p.path.unlink(missing_ok=True)
         yield archive
 
 
@@ -242,7 +275,7 @@ def _pipeline(
             config=config,
             config_version=p.config.version,
         ),
-        partial(_archives, settings, config, p.config.version, p.until, prefix),
+        partial(_archives, settings, config, p.config.version, p.until, prefix, book),
         partial(_shipments, transport, book),
     )
     for _ in shipments:  # drive the lazy pipeline
@@ -370,6 +403,8 @@ def _locked(
             return Run(mode=mode, status="lock-held", reason="another run holds the lock")
         current = state.load() if state is not None else State()
         p = plan(collectors, current, now=clock(), since=since, until=until, horizon=horizon)
+        if lock is not None:
+            _sweep(folder)
         parts = Path(tempfile.mkdtemp(prefix="parts-", dir=folder))
         settings = Settings(
             workdir=folder,
@@ -385,6 +420,14 @@ def _locked(
             return _run(p, book, settings, transport, executor, max_upload_size, prefix, whole)
         finally:
             shutil.rmtree(parts, ignore_errors=True)
+
+
+def _sweep(folder: Path) -> None:
+    """Remove what killed runs left; only called under the lock, when none can be running."""
+    for stale in [*folder.glob("parts-*"), *folder.glob("collect-*")]:
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+            log.info("workdir.swept", folder=stale.name)
 
 
 class _no_lock:
@@ -424,9 +467,12 @@ def _run(
     _discard(config)
     clean = (
         not p.problems
+        and not book.errors
         and all(c.status in ("ok", "empty") for c in book.collections)
         and all(s.ok for s in book.shipments)
     )
+    if transport is not None:
+        book.save()  # windows that had nothing to ship move only now
     if transport is not None and clean and whole:
         book.state = attrs.evolve(book.state, last_gather=p.until)
         if book.store is not None:
@@ -461,4 +507,5 @@ def _reason(p: Plan, book: _Book) -> str:
         f"{c.key} {c.task.window}: {c.error}" for c in book.collections if c.status == "failed"
     ]
     bits += [f"{s.archive.name}: {s.error}" for s in book.shipments if not s.ok]
+    bits += book.errors
     return "; ".join(bits)

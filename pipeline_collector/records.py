@@ -200,6 +200,9 @@ class Receipt:
     elapsed: float = 0.0
     request_id: str | None = None
     location: str | None = None
+    # An earlier attempt's answer was lost after the body went out: the
+    # destination may hold this archive twice.
+    maybe_duplicated: bool = False
 
 
 @frozen(kw_only=True)
@@ -232,10 +235,24 @@ class Shipment:
     error: str | None = None
     maybe_delivered: bool = False
     skipped: bool = False
+    # Confirmed, but it carries rows of a window that failed in another
+    # archive: the next run sends that window again, these rows included.
+    resent_later: bool = False
 
     @property
     def ok(self) -> bool:
         return self.receipt is not None
+
+    @property
+    def duplicate_risk(self) -> str | None:
+        """Why rows of this shipment may reach the destination twice, if they may."""
+        if self.maybe_delivered:
+            return "no answer came; the archive may have arrived and will be sent again"
+        if self.receipt is not None and self.receipt.maybe_duplicated:
+            return "an attempt's answer was lost before a retry was accepted"
+        if self.resent_later:
+            return "its window failed in another archive and will be sent again whole"
+        return None
 
 
 RunStatus = Literal["ok", "partial", "failed", "lock-held", "gated"]
@@ -264,5 +281,5 @@ class Run:
 
     @property
     def possible_duplicates(self) -> tuple[Shipment, ...]:
-        """Shipments that failed but may have reached the destination anyway."""
-        return tuple(s for s in self.shipments if s.maybe_delivered)
+        """Shipments whose rows may reach the destination twice (see ``duplicate_risk``)."""
+        return tuple(s for s in self.shipments if s.duplicate_risk is not None)

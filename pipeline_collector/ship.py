@@ -50,6 +50,7 @@ def ship(transport: Transport, archive: Archive) -> Shipment:
         destination=receipt.destination,
         request_id=receipt.request_id,
         attempts=receipt.attempts,
+        maybe_duplicated=receipt.maybe_duplicated,
         seconds=round(time.perf_counter() - started, 3),
     )
     return Shipment(archive=archive, receipt=receipt)

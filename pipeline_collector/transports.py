@@ -898,7 +898,7 @@ class HttpTransport:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return self._receipt(archive, response, attempts, started, log)
+                    return self._receipt(archive, response, attempts, started, log, maybe_delivered)
                 if status == 401 and self.auth is not None and not refreshed:
                     refreshed = True
                     if self.auth.on_unauthorized():
@@ -943,6 +943,7 @@ class HttpTransport:
         attempts: int,
         started: float,
         log: structlog.typing.FilteringBoundLogger,
+        lost_answer: bool = False,
     ) -> Receipt:
         request_id: str | None = None
         location: str | None = None
@@ -965,6 +966,7 @@ class HttpTransport:
             attempts=attempts,
             request_id=request_id,
             elapsed=round(elapsed, 3),
+            maybe_duplicated=lost_answer,
         )
         return Receipt(
             archive=archive.name,
@@ -975,6 +977,7 @@ class HttpTransport:
             elapsed=elapsed,
             request_id=request_id,
             location=location,
+            maybe_duplicated=lost_answer,
         )
 
     def _refused(

@@ -260,3 +260,16 @@ class TestFullSync:
         )
         assert store.state.entries["inventory_full"] == NOW - 30 * DAY
         assert store.state.entries["inventory"] == NOW - DAY
+
+
+class TestEmptyWindows:
+    def test_a_collector_with_nothing_new_still_moves_its_entry(self, tmp_path: Path) -> None:
+        """A CSV collector whose window holds no rows moves its entry to the window's end."""
+
+        @pc.register("quiet", "1.0", format="csv")
+        def quiet(**kwargs: Any) -> Any:
+            return iter(["id\n"])
+
+        store = MemoryStore(pc.State(entries={"quiet": NOW - DAY}))
+        pc.gather([config, quiet], mode="manual", state=store, transport=FakeTransport(), clock=FrozenClock(NOW), workdir=tmp_path)
+        assert store.state.entries["quiet"] == NOW
