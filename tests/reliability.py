@@ -771,10 +771,11 @@ was met and a run comes out `ok`.
 counts the scripted faults that uploads met.  No row was lost.  A row arrived
 twice only where the answer to an upload the ingress had stored was lost (an
 answer stalled past the read timeout); the table splits those rows by what
-followed: either the transport retried the same upload and it was confirmed,
-or the upload ran out of retries, the run listed it in
-`run.possible_duplicates` (`Shipment.maybe_delivered`), and a later run sent
-the window again.  Every row is in exactly one confirmed upload.
+followed: either the transport retried the same upload and it was confirmed
+(`Receipt.maybe_duplicated`), or the upload ran out of retries
+(`Shipment.maybe_delivered`) and a later run sent the window again.  Either way
+the run listed the shipment in `run.possible_duplicates`.  Every row is in
+exactly one confirmed upload.
 
 ## Processes killed with SIGKILL
 
@@ -792,8 +793,9 @@ The state file was whole JSON after every kill (it is replaced by a rename),
 every next run completed, and every row of the source arrived.  A row arrived
 twice only for an archive that reached the destination just before the kill,
 ahead of the state save that would have recorded it: at most one archive per
-killed run.  The temporary work folders of killed runs stay behind (nothing
-can clean up after SIGKILL); complete runs remove theirs.
+killed run.  Nothing can clean up after SIGKILL: with a fixed `workdir=`, the
+next run that takes the lock sweeps what the killed run left there; a killed
+run's own temporary work folder stays behind.  Complete runs remove theirs.
 """
 
 
