@@ -3,7 +3,7 @@
 ``cut`` streams CSV records into parts of at most ``limit`` bytes of
 uncompressed CSV (bytes, not characters), cutting only between records, with
 the header on top of every part.  Each part is compressed as it is written,
-on a worker thread, into a raw deflate segment (see ``compress``), so memory
+on worker threads, into a raw deflate segment (see ``compress``), so memory
 stays flat whatever the table size and the part's exact compressed size is
 known.  ``pack`` then places parts into archives by CONTRACT section 4.
 """
@@ -25,7 +25,7 @@ import attrs
 
 from .archive import archive_bound
 from .collect import Collected, describe
-from .compress import Compressor, crc32, default_compressor, deflate_bound
+from .compress import Compressor, ZlibCompressor, crc32, default_compressor, deflate_bound
 from .errors import CollectorError
 from .log import logger
 from .records import Batch, Collection, Part, Status
@@ -38,57 +38,115 @@ log = logger("chunk")
 
 
 class _Segment:
-    """One part file, compressed on a worker thread as data arrives."""
+    """One part file, compressed on worker threads as data arrives.
 
-    def __init__(self, path: Path, compressor: Compressor) -> None:
+    Each block handed over is compressed on its own by a fresh deflater, primed
+    with the 32 KiB that precede it and ended by a sync flush, so blocks of one
+    part are compressed on several cores at once and still splice into one raw
+    deflate segment (as pigz does) at the ratio of a single stream.  Blocks are
+    written in order; at most ``workers + AHEAD`` are in flight, so memory stays flat.
+    """
+
+    WINDOW = 1 << 15  # deflate's history: what primes the next block
+    AHEAD = 2  # blocks that may wait beyond one per worker
+    # One worker per core, up to four: more cannot be fed by one producer.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(1, min(4, cores or 1))
+
+    def __init__(self, path: Path, compressor: Compressor, workers: int | None = None) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.path = path
         self._file: IO[bytes] = os.fdopen(fd, "wb")
         self._compressor = compressor
-        self._deflater = compressor.deflater()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
-        self._lock = threading.Lock()
+        self._primed = isinstance(compressor, ZlibCompressor)
+        n = workers or self.workers
+        self._jobs: queue.SimpleQueue[tuple[int, bytes, bytes] | None] = queue.SimpleQueue()
+        self._slots = threading.Semaphore(n + self.AHEAD)
+        self._cond = threading.Condition()
+        self._ready: dict[int, tuple[bytes, tuple[bytes, bytes]]] = {}
+        self._sent = 0  # blocks handed over
+        self._written = 0  # blocks written, in order
+        self._tail = b""
         self.submitted = 0  # raw bytes handed over
+        self._pending = 0  # deflate bound of the blocks handed over and not yet written
         self._flushed_raw = 0  # raw bytes whose output is written
         self._flushed_out = 0  # compressed bytes written
         self.crc = 0
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name=f"deflate-{path.name}", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"deflate-{path.name}-{i}", daemon=True)
+            for i in range(n)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _compress(self, data: bytes, zdict: bytes) -> tuple[bytes, bytes]:
+        if not data.isascii():
+            data.decode("utf-8")  # CSV must be UTF-8; checked where it is cheap
+        comp = self._compressor
+        if zdict and isinstance(comp, ZlibCompressor):
+            deflater = comp.deflater(zdict)
+        else:
+            deflater = comp.deflater()
+        # Kept apart, not joined: one copy less while holding the GIL.
+        return deflater.compress(data), comp.sync_flush(deflater)
 
     def _work(self) -> None:
-        deflater, file, sync = self._deflater, self._file, self._compressor.sync_flush
-        while (data := self._queue.get()) is not None:
+        while (job := self._jobs.get()) is not None:
+            seq, data, zdict = job
+            out = (b"", b"")
             try:
                 if self.error is None:
-                    data.decode("utf-8")  # CSV must be UTF-8; checked where it is cheap
-                    out = deflater.compress(data) + sync(deflater)
-                    file.write(out)
-                    with self._lock:
+                    out = self._compress(data, zdict)
+            except BaseException as e:
+                self.error = self.error or e
+            finally:
+                self._deliver(seq, data, out)
+
+    def _deliver(self, seq: int, data: bytes, out: tuple[bytes, bytes]) -> None:
+        """Write the blocks that are next in order; the crc runs in order too."""
+        with self._cond:
+            self._ready[seq] = (data, out)
+            while self._written in self._ready:
+                data, out = self._ready.pop(self._written)
+                if self.error is None:
+                    try:
+                        self._file.writelines(out)
+                    except BaseException as e:
+                        self.error = e
+                    else:
                         self.crc = crc32(data, self.crc)
                         self._flushed_raw += len(data)
-                        self._flushed_out += len(out)
-            except BaseException as e:
-                self.error = e
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()
+                        self._flushed_out += len(out[0]) + len(out[1])
+                self._pending -= deflate_bound(len(data))
+                self._written += 1
+                self._slots.release()
+            self._cond.notify_all()
 
     def submit(self, data: bytes) -> None:
         if self.error is not None:
             raise self._failure()
-        self.submitted += len(data)
-        self._queue.put(data)
+        zdict = b""
+        if self._primed:
+            zdict = self._tail
+            window = self.WINDOW
+            self._tail = data[-window:] if len(data) >= window else (zdict + data)[-window:]
+        self._slots.acquire()
+        with self._cond:
+            self.submitted += len(data)
+            self._pending += deflate_bound(len(data))
+        self._jobs.put((self._sent, data, zdict))
+        self._sent += 1
 
     def bound(self, extra: int) -> int:
-        """An upper bound of the compressed size if ``extra`` more bytes came."""
-        with self._lock:
-            loose = self._flushed_out + deflate_bound(self.submitted - self._flushed_raw + extra)
-        return loose
+        """An upper bound of the compressed size if ``extra`` more bytes came in one block."""
+        with self._cond:
+            return self._flushed_out + self._pending + deflate_bound(extra)
 
     def settle(self) -> None:
-        """Wait until everything handed over is compressed, so ``bound`` is exact."""
-        self._queue.join()
+        """Wait until everything handed over is written, so ``bound`` is exact."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._written == self._sent)
         if self.error is not None:
             raise self._failure()
 
@@ -100,20 +158,23 @@ class _Segment:
             )
         return CollectorError(f"could not write part {self.path.name}: {e}")
 
+    def _stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join()
+
     def close(self) -> tuple[int, int, int]:
         """Finish the segment; return ``(raw_size, deflated_size, crc32)``."""
-        self._queue.put(None)
-        self._thread.join()
+        self._stop()
         self._file.close()
         if self.error is not None:
             raise self._failure()
         return self._flushed_raw, self._flushed_out, self.crc
 
     def abort(self) -> None:
-        if self._thread.is_alive():
-            self.error = self.error or CollectorError("aborted")
-            self._queue.put(None)
-            self._thread.join()
+        self.error = self.error or CollectorError("aborted")
+        self._stop()
         self._file.close()
         self.path.unlink(missing_ok=True)
 
@@ -172,6 +233,15 @@ def cut(
         seg.submit(header)
         return seg
 
+    def fit(seg: _Segment, size: int) -> int:
+        """The largest step (``CHUNK`` halved) after which ``size`` more bytes still fit, or 0."""
+        step = CHUNK
+        while seg.bound(step + size) > ceiling:
+            if step <= CHUNK >> 6:
+                return 0
+            step >>= 1  # close to the ceiling: look more often
+        return step
+
     def finish(seg: _Segment) -> Part:
         if buf:
             seg.submit(b"".join(buf))
@@ -201,31 +271,43 @@ def cut(
 
     try:
         n = 0
+        step = CHUNK  # raw bytes gathered before the next look at the compressed size
+        room = mark = 0  # bytes that may come before a decision is due; room at the last one
+        first_row = 1  # number of the current part's first record
+        append = buf.append
         for n, value in enumerate(it, 1):
             data = value if type(value) is bytes and value[-1:] == b"\n" else _record(value, key, n)
             size = len(data)
-            if segment is not None:
-                if used + size > limit:
-                    yield finish(segment)
-                    segment, index, rows = None, index + 1, 0
-                elif buffered + size > CHUNK:
-                    segment.submit(b"".join(buf))
-                    buf.clear()
-                    buffered = 0
-                    # Up to CHUNK more bytes and this record arrive before the next look.
-                    if segment.bound(CHUNK + size) > ceiling:
-                        segment.settle()  # the loose bound says maybe: ask exactly
-                        if segment.bound(CHUNK + size) > ceiling:
-                            yield finish(segment)
-                            segment, index, rows = None, index + 1, 0
-            if segment is None:
-                segment = start()
-                used, buffered = hlen, 0
-            buf.append(data)
-            used += size
-            buffered += size
-            rows += 1
+            if size > room:  # the part's limit or the next look is near: decide
+                used += mark - room
+                buffered += mark - room
+                if segment is not None:
+                    if used + size > limit:
+                        rows = n - first_row
+                        yield finish(segment)
+                        segment, index = None, index + 1
+                    elif buffered + size > step:
+                        segment.submit(b"".join(buf))
+                        buf.clear()
+                        buffered = 0
+                        step = CHUNK
+                        # Up to ``step`` more bytes and this record arrive before the next look.
+                        if segment.bound(step + size) > ceiling:
+                            segment.settle()  # the loose bound says maybe: ask exactly
+                            step = fit(segment, size)
+                            if not step:
+                                rows = n - first_row
+                                yield finish(segment)
+                                segment, index = None, index + 1
+                if segment is None:
+                    segment = start()
+                    used, buffered, first_row = hlen, 0, n
+                    step = fit(segment, size) or CHUNK >> 6  # a low ceiling: look often
+                room = mark = min(limit - used, step - buffered)
+            room -= size
+            append(data)
         if segment is not None:
+            rows = n - first_row + 1
             yield finish(segment)
             segment = None
     finally:

@@ -94,8 +94,17 @@ class ZlibCompressor:
         if not 0 <= self.level <= top:
             raise ValueError(f"compressor {self.name!r} takes levels 0..{top}, not {self.level}")
 
-    def deflater(self) -> Deflater:
+    def deflater(self, zdict: bytes = b"") -> Deflater:
+        """A raw deflate stream; ``zdict``, the data that precedes it, primes its window.
+
+        A primed stream started after a sync flush continues the one before it as
+        if it had never stopped (as pigz does), so blocks compressed on several
+        threads splice with no loss of ratio.
+        """
         mod = _module(self.name)
+        if zdict:
+            primed: Deflater = mod.compressobj(self.level, mod.DEFLATED, -15, zdict=zdict)
+            return primed
         obj: Deflater = mod.compressobj(self.level, mod.DEFLATED, -15)
         return obj
 

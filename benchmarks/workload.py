@@ -1,0 +1,208 @@
+"""A deterministic table of job events, as ``COPY ... TO STDOUT WITH CSV HEADER`` sends it.
+
+Rows look like a PostgreSQL dump of an automation controller's event table:
+ids, timestamps, UUIDs, host names, event names, a JSON text column of about
+200 bytes (its quotes doubled, as CSV wants), and now and then a quoted
+``stdout`` field holding commas and newlines.  A fixed seed makes every run
+produce the same bytes.
+
+Speed matters more than variety here: the benchmark subtracts the producer's
+own time, and a slow producer would hide the pipeline behind it.  So a pool of
+distinct row bodies is made once (several MiB, far wider than deflate's 32 KiB
+window, so compression sees no artificial repeats) and rows are that pool in
+turn, each with its own increasing id, as a fresh object like a database
+driver hands out.
+
+>>> data = b"".join(rows(1 << 16))
+>>> data.startswith(HEADER) and len(data) >= 1 << 16
+True
+>>> data == "".join(text_rows(1 << 16)).encode()
+True
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from functools import cache
+
+__all__ = ["HEADER", "SEED", "block", "pool", "rows", "text_rows", "warm"]
+
+SEED = 20261127
+POOL_ROWS = 8192
+FIRST_ID = 48_000_000
+
+COLUMNS = (
+    "id",
+    "created",
+    "modified",
+    "uuid",
+    "parent_uuid",
+    "job_id",
+    "host_id",
+    "host_name",
+    "event",
+    "counter",
+    "failed",
+    "changed",
+    "playbook",
+    "play",
+    "task",
+    "role",
+    "event_data",
+    "stdout",
+)
+HEADER = (",".join(COLUMNS) + "\n").encode()
+
+_EVENTS = (
+    ("runner_on_ok", 40),
+    ("runner_on_start", 30),
+    ("runner_on_changed", 8),
+    ("playbook_on_task_start", 10),
+    ("runner_on_skipped", 6),
+    ("runner_on_failed", 2),
+    ("runner_on_unreachable", 1),
+    ("playbook_on_play_start", 1),
+    ("playbook_on_stats", 1),
+    ("verbose", 1),
+)
+_TASKS = (
+    "Gathering Facts",
+    "Install packages",
+    "Ensure service is running",
+    "Template configuration file",
+    "Create application user",
+    "Copy TLS certificates",
+    "Open firewall ports",
+    "Restart web server",
+    "Check disk space",
+    "Wait for port 443",
+    "Update package cache",
+    "Set kernel parameters",
+)
+_ROLES = ("", "", "common", "nginx", "postgresql", "firewalld", "users", "tls")
+_PLAYBOOKS = ("site.yml", "deploy.yml", "patch.yml", "backup.yml", "ping.yml")
+_MODULES = (
+    "ansible.builtin.dnf",
+    "ansible.builtin.service",
+    "ansible.builtin.template",
+    "ansible.builtin.user",
+    "ansible.builtin.copy",
+    "ansible.posix.firewalld",
+)
+
+
+def _uuid(rnd: random.Random) -> str:
+    h = f"{rnd.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+def _quote(text: str) -> str:
+    """CSV-quote a field the way PostgreSQL does: only when it needs it."""
+    if any(c in text for c in ',"\n\r') or text == "":
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _body(rnd: random.Random, n: int, start: datetime) -> str:
+    """Everything after the id column of one row, newline included."""
+    created = start + timedelta(milliseconds=n * 37 + rnd.randrange(30))
+    modified = created + timedelta(milliseconds=rnd.randrange(900))
+    host_id = rnd.randrange(1, 400)
+    host = f"node-{host_id:03d}.{rnd.choice(('prod', 'stage', 'dev'))}.example.com"
+    event = rnd.choices([e for e, _ in _EVENTS], [w for _, w in _EVENTS])[0]
+    task = rnd.choice(_TASKS)
+    changed = event == "runner_on_changed"
+    failed = event in ("runner_on_failed", "runner_on_unreachable")
+    duration = rnd.random() * 4
+    data = (
+        f'{{"host": "{host}", "task": "{task}", "resolved_action": "{rnd.choice(_MODULES)}",'
+        f' "res": {{"changed": {str(changed).lower()}, "rc": {int(failed)},'
+        f' "msg": "{"non-zero return code" if failed else "ok"}"}},'
+        f' "duration": {duration:.6f}, "task_uuid": "{_uuid(rnd)}"}}'
+    )
+    if event == "runner_on_failed":
+        stdout = f'fatal: [{host}]: FAILED! => {{"changed": false, "rc": 1}}\nmsg: see log, line {rnd.randrange(999)}'
+    elif event == "playbook_on_task_start":
+        stdout = f"\nTASK [{task}] " + "*" * rnd.randrange(20, 60)
+    elif event in ("runner_on_ok", "runner_on_changed"):
+        stdout = f"{'changed' if changed else 'ok'}: [{host}]"
+    else:
+        stdout = ""
+    fields = (
+        created.strftime("%Y-%m-%d %H:%M:%S.%f+00"),
+        modified.strftime("%Y-%m-%d %H:%M:%S.%f+00"),
+        _uuid(rnd),
+        _uuid(rnd),
+        str(9000 + n // 2000),
+        str(host_id),
+        host,
+        event,
+        str(n % 500 + 1),
+        "t" if failed else "f",
+        "t" if changed else "f",
+        rnd.choice(_PLAYBOOKS),
+        "all",
+        task,
+        rnd.choice(_ROLES),
+        data,
+        stdout,
+    )
+    return ",".join(_quote(f) for f in fields) + "\n"
+
+
+def pool(seed: int = SEED) -> tuple[bytes, ...]:
+    """The distinct row bodies (without the id column), made once per process."""
+    return _pool(seed)
+
+
+@cache
+def _pool(seed: int) -> tuple[bytes, ...]:
+    rnd = random.Random(seed)
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    return tuple(_body(rnd, n, start).encode() for n in range(POOL_ROWS))
+
+
+def warm(seed: int = SEED) -> None:
+    """Make the pools now, so that timing the rows times only the rows."""
+    _text_pool(seed)
+
+
+@cache
+def _text_pool(seed: int) -> tuple[str, ...]:
+    return tuple(b.decode() for b in _pool(seed))
+
+
+def rows(size: int, seed: int = SEED) -> Iterator[bytes]:
+    """The header, then rows until at least ``size`` bytes were yielded."""
+    bodies = pool(seed)
+    k = len(bodies)
+    yield HEADER
+    total = len(HEADER)
+    i = 0
+    while total < size:
+        row = b"%d," % (FIRST_ID + i) + bodies[i % k]
+        total += len(row)
+        i += 1
+        yield row
+
+
+def text_rows(size: int, seed: int = SEED) -> Iterator[str]:
+    """The same rows as ``rows``, as ``str`` (what psycopg2 writes into a text file)."""
+    bodies = _text_pool(seed)
+    encoded = pool(seed)
+    k = len(bodies)
+    yield HEADER.decode()
+    total = len(HEADER)
+    i = 0
+    while total < size:
+        row = f"{FIRST_ID + i},{bodies[i % k]}"
+        total += len(str(FIRST_ID + i)) + 1 + len(encoded[i % k])
+        i += 1
+        yield row
+
+
+def block(size: int, seed: int = SEED) -> bytes:
+    """``rows(size)`` joined: a buffer for compressor benchmarks."""
+    return b"".join(rows(size, seed))
