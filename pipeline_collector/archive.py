@@ -1,7 +1,7 @@
 """Stage 5, archive: write the ``.tar.gz`` of one batch, never overwriting a file.
 
 Members: the parts (``./<key>.csv``, ``./<key>.json``), then ``./config.json``,
-``./data_collection_status.csv`` and ``./manifest.json`` (CONTRACT section 5).
+``./data_collection_status.csv`` and ``./manifest.json`` (docs/contract.md, section 5).
 The gzip stream is assembled from the parts' raw deflate segments as they are
 (see ``compress``): writing an archive is copying bytes, and its size is
 bounded exactly before it is written.

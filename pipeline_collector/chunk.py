@@ -5,7 +5,7 @@ uncompressed CSV (bytes, not characters), cutting only between records, with
 the header on top of every part.  Each part is compressed as it is written,
 on worker threads, into a raw deflate segment (see ``compress``), so memory
 stays flat whatever the table size and the part's exact compressed size is
-known.  ``pack`` then places parts into archives by CONTRACT section 4.
+known.  ``pack`` then places parts into archives by docs/contract.md, section 4.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Pure functions over an immutable ``Ledger``.  A key's entry moves only over
 windows that were collected AND whose every part was confirmed shipped, in
 time order; the first window of a key that fails (collecting or shipping)
-stops the key there for the rest of the run (CONTRACT section 3).
+stops the key there for the rest of the run (docs/contract.md, section 3).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def collection_window(
     last_gather: datetime | None,
     horizon: timedelta = HORIZON,
 ) -> tuple[datetime | None, datetime, datetime]:
-    """Resolve the run's ``(since, until, last_gather)`` by CONTRACT section 2.
+    """Resolve the run's ``(since, until, last_gather)`` by docs/contract.md, section 2.
 
     ``since`` stays ``None`` when it was not asked for: each collector then
     starts where its own bookkeeping left off.
@@ -183,7 +183,7 @@ def plan(
     )
     tasks: list[Task] = []
     problems: list[Problem] = []
-    # JSON collections go first, as the old library gathered them (CONTRACT section 4).
+    # JSON collections go first, as the old library gathered them (docs/contract.md, section 4).
     for collector in sorted(listed, key=lambda c: c.format != "json"):
         if collector.config:
             continue

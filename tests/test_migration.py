@@ -4,7 +4,7 @@ The modules in ``tests/oldstyle`` are old-style collector modules whose only
 change is the import line.  Each is gathered here and its archives opened
 member by member; the same module, with the old import put back, is also run
 through the real insights-analytics-collector 0.3.2, and both must put the
-same members in the same archives, except where CONTRACT.md marks an old bug.
+same members in the same archives, except where docs/contract.md marks an old bug.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The collection window, rule by rule (CONTRACT section 2)."""
+"""The collection window, rule by rule (docs/contract.md, section 2)."""
 
 from __future__ import annotations
 
