@@ -12,6 +12,7 @@ import os
 import socket
 import ssl
 import tarfile
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -633,6 +634,11 @@ class TestAuth:
             with pytest.raises(ShipError):
                 transport(tls, sleeps, verify=ca_bundle, retry=RetryPolicy(total=1)).send(archive)
             assert tls.received == []
+            # The server counts the failed handshake on its own thread, maybe after
+            # the client has already given up: give it a moment.
+            deadline = time.monotonic() + 5
+            while tls.tls_failures < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert tls.tls_failures >= 1
 
     def test_missing_client_certificate_file(
