@@ -162,8 +162,24 @@ def _gf2_square(matrix: list[int]) -> list[int]:
     return [_gf2_times(matrix, matrix[n]) for n in range(32)]
 
 
+def _native_combine() -> Callable[[int, int, int], int] | None:
+    for name in ("zlib-ng", "isal"):
+        try:
+            combine: Callable[[int, int, int], int] = _module(name).crc32_combine
+        except (ImportError, AttributeError):
+            continue
+        return combine
+    return None
+
+
+_NATIVE_COMBINE = _native_combine()
+
+
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
+
+    zlib-ng's or ISA-L's own function when one is installed; else zlib's
+    algorithm in Python, which stdlib zlib does not expose.
 
     >>> a, b = b"hello ", b"world"
     >>> crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
@@ -171,6 +187,12 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """
     if len2 <= 0:
         return crc1
+    if _NATIVE_COMBINE is not None:
+        return _NATIVE_COMBINE(crc1, crc2, len2) & 0xFFFFFFFF
+    return _python_combine(crc1, crc2, len2)
+
+
+def _python_combine(crc1: int, crc2: int, len2: int) -> int:
     odd = [0xEDB88320] + [1 << n for n in range(31)]  # operator for one zero bit
     even = _gf2_square(odd)  # two zero bits
     odd = _gf2_square(even)  # four zero bits

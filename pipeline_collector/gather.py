@@ -119,8 +119,14 @@ class _Book:
         self.errors: list[str] = []
 
     def stopped(self, task: Task) -> bool:
+        """Whether an earlier window of the task's key failed in this run."""
         stop = stopped_at(self.ledger, task.key)
         return stop is not None and task.seq > stop
+
+    def resent(self, part: Part) -> bool:
+        """Whether the next run sends the part's window again: it or an earlier one failed."""
+        stop = stopped_at(self.ledger, part.key)
+        return stop is not None and part.seq >= stop
 
     def note(self, c: Collection) -> Collection:
         self.collections.append(c)
@@ -195,9 +201,22 @@ def _collections(
                 _skipped(task, settings.clock(), "an earlier window of this key failed")
             )
         else:
-            result = future.result() if future is not None else run_task(task, settings)
-            yield book.note(result)
+            yield book.note(_result(task, future, settings))
         top_up()
+
+
+def _result(task: Task, future: Future[Collection] | None, settings: Settings) -> Collection:
+    """The task's collection; an executor that could not run it fails that task only."""
+    if future is None:
+        return run_task(task, settings)
+    try:
+        return future.result()
+    except Exception as e:
+        error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
+        log.error("collection.failed", key=task.key, window=str(task.window), error=error)
+        return Collection(
+            task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
+        )
 
 
 def _archives(
@@ -241,11 +260,10 @@ def _shipments(
         book.archives.append(archive)
         if transport is None:  # dry run: keep the archive, ship nothing
             continue
-        late = [
-            p.key for p in archive.batch.parts if (stopped_at(book.ledger, p.key) or 1e18) < p.seq
-        ]
+        late = [p.key for p in archive.batch.parts if book.resent(p)]
         if late:
-            why = f"holds later windows of {sorted(set(late))}, whose earlier window failed"
+            # Shipping it would only send those rows twice: the next run resends them.
+            why = f"holds windows of {sorted(set(late))} that failed in an earlier archive"
             log.warning("archive.held_back", archive=archive.name, reason=why)
             shipment = Shipment(archive=archive, error=why, skipped=True)
         else:

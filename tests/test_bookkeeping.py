@@ -273,3 +273,31 @@ class TestEmptyWindows:
         store = MemoryStore(pc.State(entries={"quiet": NOW - DAY}))
         pc.gather([config, quiet], mode="manual", state=store, transport=FakeTransport(), clock=FrozenClock(NOW), workdir=tmp_path)
         assert store.state.entries["quiet"] == NOW
+
+
+class TestWindowSplitAcrossArchives:
+    def test_rest_of_a_failed_window_is_held_back_and_sent_once_next_run(self, tmp_path: Path) -> None:
+        """When the first archive of a three-part window fails, the other two are not sent; the next run sends all three once."""
+
+        @pc.register("table", "1.0", format="csv")
+        def table(**kwargs: Any) -> Any:
+            yield "id,pad\n"
+            for i in range(300):
+                yield f"{i},{'x' * 20}\n"
+
+        store, transport = MemoryStore(pc.State(entries={"table": NOW - DAY})), FakeTransport(fail_on={1})
+        first = pc.gather([config, table], mode="manual", state=store, transport=transport,
+                          clock=FrozenClock(NOW), workdir=tmp_path, max_data_size=3000)
+        assert len(first.archives) == 3
+        assert [s.ok for s in first.shipments] == [False, False, False]
+        assert [s.skipped for s in first.shipments] == [False, True, True]
+        assert transport.calls == 1 and transport.sent == []
+        assert store.state.entries["table"] == NOW - DAY
+        transport.fail_on = set()
+        pc.gather([config, table], mode="manual", state=store, transport=transport,
+                  clock=FrozenClock(NOW + timedelta(minutes=1)), workdir=tmp_path, max_data_size=3000)
+        ids: list[str] = []
+        for n in range(len(transport.sent)):
+            with transport.open(n) as tar:
+                ids += [r.split(",")[0] for r in tar.extractfile("./table.csv").read().decode().splitlines()[1:]]
+        assert ids == [str(i) for i in range(300)]
