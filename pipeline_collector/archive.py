@@ -181,7 +181,6 @@ def write_archive(
     try:
         with os.fdopen(fd, "wb") as f:
             gz = _GzipWriter(f, comp, mtime)
-            offset = 0
             pending = b""
             for part in [*batch.parts, config]:
                 name = part.filename if part is not config else "config.json"
@@ -189,7 +188,6 @@ def write_archive(
                 gz.blob(pending)
                 gz.segment(part)
                 members.append(f"./{name}")
-                offset += part.raw_size
                 pending = b"\0" * _pad(part.raw_size)
             for name, data in (
                 ("data_collection_status.csv", status_csv(batch.collections)),

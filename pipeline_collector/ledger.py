@@ -8,32 +8,26 @@ stops the key there for the rest of the run (docs/contract.md, section 3).
 
 from __future__ import annotations
 
-import types
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import attrs
 from attrs import field, frozen
 
-from .records import Batch, Collection, Plan, State
+from .records import Batch, Collection, Plan, State, frozen_mapping
 
 __all__ = ["Ledger", "advance", "collected", "confirmed", "failed", "ledger_for", "stopped_at"]
-
-
-def _frozen(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    return types.MappingProxyType(dict(value))
 
 
 @frozen(kw_only=True)
 class Ledger:
     """Per task: unconfirmed parts; per key: its tasks in order and where it stopped."""
 
-    order: Mapping[str, tuple[int, ...]] = field(converter=_frozen)
-    until: Mapping[int, datetime] = field(converter=_frozen)
+    order: Mapping[str, tuple[int, ...]] = field(converter=frozen_mapping)
+    until: Mapping[int, datetime] = field(converter=frozen_mapping)
     full_sync: frozenset[str] = frozenset()
-    pending: Mapping[int, int] = field(factory=dict, converter=_frozen)
-    stops: Mapping[str, int] = field(factory=dict, converter=_frozen)
+    pending: Mapping[int, int] = field(factory=dict, converter=frozen_mapping)
+    stops: Mapping[str, int] = field(factory=dict, converter=frozen_mapping)
     now: datetime
 
 

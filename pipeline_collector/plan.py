@@ -141,10 +141,7 @@ def slice_windows(
                 raise ConfigurationError(
                     f"slicer of {key!r} yielded {name}={value!r} at position {n}; not a datetime"
                 )
-            try:
-                require_aware(f"slicer of {key!r} window {n} {name}", value)
-            except ConfigurationError as e:
-                raise ConfigurationError(str(e)) from None
+            require_aware(f"slicer of {key!r} window {n} {name}", value)
         if start >= end:
             raise ConfigurationError(
                 f"slicer of {key!r} yielded an empty or reversed window {n}:"

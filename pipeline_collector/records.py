@@ -21,7 +21,8 @@ Status = Literal["ok", "failed", "empty", "skipped"]
 Slicer = Callable[..., Iterable[tuple[datetime, datetime]]]
 
 
-def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+def frozen_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """A read-only copy, so a frozen record's mapping cannot change under it."""
     return types.MappingProxyType(dict(value))
 
 
@@ -215,8 +216,8 @@ class State:
     """
 
     last_gather: datetime | None = None
-    entries: Mapping[str, datetime] = field(factory=dict, converter=_frozen_mapping)
-    extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping, repr=False)
+    entries: Mapping[str, datetime] = field(factory=dict, converter=frozen_mapping)
+    extra: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, repr=False)
 
     def advance(self, key: str, until: datetime) -> State:
         """Return a state whose entry for ``key`` is at least ``until``."""

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -132,37 +130,3 @@ class FrozenClock:
 
     def set(self, now: datetime) -> None:
         self.now = now
-
-
-@contextmanager
-def workdir() -> Iterator[Path]:
-    """A private temporary folder, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix="pipeline-collector-test-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def members(tar: Any) -> dict[str, bytes]:
-    """Every regular member of an open tar file, name to content."""
-    out: dict[str, bytes] = {}
-    for info in tar.getmembers():
-        f = tar.extractfile(info)
-        if f is not None:
-            out[info.name] = f.read()
-    return out
-
-
-def rows(data: bytes) -> list[bytes]:
-    """Lines of a CSV member (for simple fixtures without quoted newlines)."""
-    return data.splitlines(keepends=True)
-
-
-def unique(values: Iterable[Any]) -> bool:
-    seen: set[Any] = set()
-    for v in values:
-        if v in seen:
-            return False
-        seen.add(v)
-    return True
