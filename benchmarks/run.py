@@ -264,7 +264,7 @@ def run_case(argv: list[str]) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--case", required=True)
     p.add_argument("--size", type=int, required=True)
-    p.add_argument("--compressor", default="zlib-ng:6")
+    p.add_argument("--compressor", required=True)
     p.add_argument("--max-data", type=int, default=DEFAULT_MAX_DATA)
     p.add_argument("--max-upload", type=int, default=100 * MiB)
     a = p.parse_args(argv)
@@ -779,7 +779,10 @@ def main(argv: list[str]) -> None:
     from pipeline_collector.compress import available
 
     fast = a.fast if a.fast.partition(":")[0] in available() else "zlib-ng:1"
-    default = "zlib-ng:6" if "zlib-ng" in available() else "zlib:6"
+    from pipeline_collector.compress import default_compressor
+
+    dc = default_compressor()
+    default = f"{dc.name}:{dc.level}"
     if a.old:
         try:
             _old_library(DEFAULT_MAX_DATA)
