@@ -482,7 +482,8 @@ def _part_content(part: Any, header_len: int, first: bool) -> Iterator[bytes]:
 
 def chunking(report: Report, size: int, reps: int) -> None:
     """``chunk.cut`` against the old ``CsvFileSplitter`` on the same rows, same process."""
-    from pipeline_collector import chunk, get_compressor
+    from pipeline_collector import get_compressor
+    from pipeline_collector.stages import chunk
 
     _, splitter, _ = _old_library(DEFAULT_MAX_DATA)
     workload.warm()

@@ -1,4 +1,4 @@
-"""Compose the six stages by hand with ``toolz.pipe``: what ``gather`` does, minus bookkeeping.
+"""Compose the stages by hand with ``toolz.pipe``: what ``gather`` does, minus bookkeeping.
 
 Use this shape when a service needs a stage of its own between two of ours,
 say a filter that drops collections, or a transport chosen per archive.
@@ -23,6 +23,7 @@ import jobs_collectors  # noqa: E402
 import quickstart  # noqa: E402
 
 import pipeline_collector as pc  # noqa: E402
+from pipeline_collector.stages.plan import config_task  # noqa: E402
 
 LIMIT = 1 * 2**20  # bytes of CSV per part
 UPLOAD = 100 * 2**20  # compressed bytes per archive
@@ -42,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = pc.plan(pc.discover(jobs_collectors), pc.State(), now=now)
     collect = partial(pc.collect, workdir=work, max_data_size=LIMIT, collection_type="manual", clock=lambda: now)
     split = partial(pc.split, directory=work, max_data_size=LIMIT)
-    config_task = pc.Task(collector=plan.config, window=pc.Window(since=plan.last_gather, until=plan.until), seq=-1)
-    config = split(collect(config_task)).parts[0]
+    config = split(collect(config_task(plan))).parts[0]
 
     shipments = pipe(
         plan.tasks,

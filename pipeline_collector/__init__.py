@@ -1,19 +1,16 @@
 """Collect analytics, cut them into parts, pack them into archives, ship them.
 
-The pipeline, one module per stage::
+The pipeline, one module per stage in ``pipeline_collector.stages``::
 
-    discover -> plan -> collect -> chunk -> archive -> ship
+    discover -> plan -> collect -> chunk -> pack -> archive -> ship
 
-``gather`` composes them; each is usable on its own.  State, transport, lock
-and clock come in as objects that fit the Protocols in ``protocols``.
+``gather`` (``pipeline_collector.pipeline``) composes them; each is usable on
+its own.  State, transport, lock and clock come in as objects that fit the
+Protocols in ``protocols``.
 """
 
 from . import slicers
-from .archive import write_archive
-from .chunk import cut, pack, split
-from .collect import collect, csv_lines
-from .compress import Compressor, default_compressor, get_compressor
-from .discover import discover, register
+from .compress import default_compressor, get_compressor
 from .errors import (
     CollectorError,
     ConfigurationError,
@@ -22,10 +19,10 @@ from .errors import (
     ShipError,
     StateError,
 )
-from .gather import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, gather, run_task
+from .limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .locks import FileLock, PostgresAdvisoryLock, crc32_key, hashtext_key, sha512_key
-from .plan import collection_window, plan
-from .protocols import Clock, Lock, StateStore, Transport
+from .pipeline import gather, run_task
+from .protocols import Clock, Compressor, Lock, StateStore, Transport
 from .records import (
     Archive,
     Batch,
@@ -42,7 +39,13 @@ from .records import (
     Window,
 )
 from .s3 import S3Transport
-from .ship import ship
+from .stages.archive import write_archive
+from .stages.chunk import cut, split
+from .stages.collect import collect, csv_lines
+from .stages.discover import discover, register
+from .stages.pack import pack
+from .stages.plan import collection_window, plan
+from .stages.ship import ship
 from .stores import JsonFileStore, PostgresStore, SqliteStore
 from .transports import (
     Auth,

@@ -23,9 +23,9 @@ from typing import Any
 
 import attrs
 
-from .discover import KEY, VERSION
-from .gather import MAX_UPLOAD_SIZE
+from .limits import MAX_UPLOAD_SIZE
 from .progress import human_bytes
+from .stages.discover import KEY, VERSION
 
 __all__ = [
     "REQUIRED_MEMBERS",

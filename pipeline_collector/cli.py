@@ -37,13 +37,14 @@ import attrs
 import structlog
 
 from .checks import STATUS_HEADER, ArchiveReport, Member, check_archive, inspect_archive
-from .discover import discover
 from .errors import ConfigurationError, PipelineError
-from .gather import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, gather
-from .plan import HORIZON, plan
+from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from .pipeline import gather
 from .progress import Progress, Screen, Ticker, human_bytes, report_table, summary_line
 from .protocols import Lock, StateStore, Transport
 from .records import Mode, Plan, Run, State
+from .stages.discover import discover
+from .stages.plan import plan
 
 __all__ = [
     "ENV_CLIENT_SECRET",

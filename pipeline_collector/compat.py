@@ -24,8 +24,8 @@ from typing import IO, Any, TypeVar
 
 import structlog
 
-from .discover import register
 from .errors import ConfigurationError
+from .stages.discover import register
 
 __all__ = [
     "MAX_DATA_SIZE",

@@ -137,6 +137,7 @@ _STEPS: dict[str, Callable[[Tally, MutableMapping[str, Any]], Tally]] = {
         parts=t.parts + _num(e, "parts"),
     ),
     "collection.failed": lambda t, e: attrs.evolve(t, done=t.done + 1, failed=t.failed + 1),
+    "executor.failed": lambda t, e: attrs.evolve(t, done=t.done + 1, failed=t.failed + 1),
     "collection.skipped": lambda t, e: attrs.evolve(t, done=t.done + 1, skipped=t.skipped + 1),
     "archive.written": lambda t, e: attrs.evolve(
         t, archives=t.archives + 1, archive_bytes=t.archive_bytes + _num(e, "bytes")

@@ -55,3 +55,27 @@ class Clock(Protocol):
     """Protocol: the current time, timezone-aware."""
 
     def __call__(self) -> datetime: ...
+
+
+class Deflater(Protocol):
+    """Protocol: one raw deflate stream (``zlib.compressobj(wbits=-15)``)."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self, mode: int = ..., /) -> bytes: ...
+
+
+class Compressor(Protocol):
+    """Protocol: makes raw deflate streams; ``name`` and ``level`` describe it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def level(self) -> int: ...
+
+    def deflater(self) -> Deflater: ...
+
+    def sync_flush(self, deflater: Deflater) -> bytes: ...
+
+    def finish(self, deflater: Deflater) -> bytes: ...

@@ -138,10 +138,6 @@ class Collection:
     def ok(self) -> bool:
         return self.status in ("ok", "empty")
 
-    @property
-    def seconds(self) -> float:
-        return self.elapsed
-
 
 @frozen(kw_only=True)
 class Batch:
@@ -151,18 +147,6 @@ class Batch:
     number: int
     parts: tuple[Part, ...] = ()
     collections: tuple[Collection, ...] = ()
-
-    @property
-    def keys(self) -> frozenset[str]:
-        return frozenset(p.key for p in self.parts)
-
-    @property
-    def raw_size(self) -> int:
-        return sum(p.raw_size for p in self.parts)
-
-    @property
-    def deflated_size(self) -> int:
-        return sum(p.deflated_size for p in self.parts)
 
 
 @frozen(kw_only=True)
@@ -175,10 +159,15 @@ class Archive:
     members: tuple[str, ...]
     batch: Batch = field(repr=False)
     until: datetime
+    number: int = 0  # the ``n`` in its name: unique within the run
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return self.batch.parts
 
     @property
     def group(self) -> str:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_collector.archive import archive_bound, write_archive
-from pipeline_collector.chunk import cut, document_part
+from pipeline_collector.archive_format import archive_bound
+from pipeline_collector.stages.archive import write_archive
+from pipeline_collector.stages.chunk import cut, document_part
 from pipeline_collector.compress import available, crc32_combine, get_compressor
 from pipeline_collector.records import Batch, Collection, Collector, Task, Window
 
@@ -70,7 +71,7 @@ class TestCrcCombine:
 
     def test_python_fallback_matches_native(self) -> None:
         """The pure-Python combine agrees with zlib's result, so archives are right without zlib-ng."""
-        from pipeline_collector.compress import _python_combine
+        from pipeline_collector.compress.crc import _python_combine
 
         rng = random.Random(5)
         for n in [1, 100, 70000]:

@@ -630,7 +630,8 @@ class TestHeldLock:
             assert got
             run = bench.run([*bench.base, bench.recorder()], mode=mode)
         assert run.status == "lock-held" and "lock" in (run.reason or "")
-        assert [e["log_level"] for e in logs if e["event"] == "run.lock_held"] == [level]
+        held = [e for e in logs if e["event"] == "lock.held" and e.get("stage") == "pipeline"]
+        assert [e["log_level"] for e in held] == [level]
         assert bench.calls == []
         assert bench.state_bytes() == state and len(bench.archives()) == shipped
         assert bench.run().status == "ok"

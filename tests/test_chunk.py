@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipeline_collector as pc
-from pipeline_collector.chunk import csv_records, cut, read_part
+from pipeline_collector.stages.chunk import csv_records, cut, read_part
 from pipeline_collector.compress import get_compressor
 
 HEADER = b"id,text\n"

@@ -356,7 +356,7 @@ class TestModuleSurface:
 
     def test_register_is_the_library_register(self) -> None:
         """compat.register is pipeline_collector's own register, not a copy."""
-        from pipeline_collector.discover import register
+        from pipeline_collector.stages.discover import register
 
         assert compat.register is register
 

@@ -15,11 +15,11 @@ import psycopg
 import psycopg2
 import pytest
 
-from pipeline_collector.chunk import cut, read_part
+from pipeline_collector.stages.chunk import cut, read_part
 from pipeline_collector.compat import CsvFileSplitter, register
 from pipeline_collector.copy import copy_rows, copy_rows_psycopg2
 from pipeline_collector.errors import ConfigurationError
-from pipeline_collector.gather import gather
+from pipeline_collector import gather
 
 TRICKY = [
     (1, "plain", "1.5", None),

@@ -31,7 +31,7 @@ import psycopg
 import pytest
 import trustme
 
-from pipeline_collector.gather import gather
+from pipeline_collector import gather
 from pipeline_collector.records import Archive, Run, State
 from pipeline_collector.testing import FakeTransport, MemoryStore
 

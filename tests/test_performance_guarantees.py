@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipeline_collector as pc
-from pipeline_collector import chunk
-from pipeline_collector.chunk import cut, read_part
+from pipeline_collector.compress import SegmentWriter
+from pipeline_collector.stages.chunk import cut, read_part
 from pipeline_collector.compress import available, get_compressor
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -207,7 +207,7 @@ class TestParallelCompression:
         rows = hex_rows(random.Random(3), 9000, 500) + text_rows(random.Random(4), 9000, 300)
         outputs = []
         for workers in (1, 2, 4):
-            monkeypatch.setattr(chunk._Segment, "workers", workers)
+            monkeypatch.setattr(SegmentWriter, "workers", workers)
             folder = tmp_path / str(workers)
             folder.mkdir()
             parts = list(cut([HEADER, *rows], key="k", directory=folder, limit=3 * MiB))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import pipeline_collector as pc
-from pipeline_collector.plan import collection_window, plan
+from pipeline_collector.stages.plan import collection_window, plan
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
 H = timedelta(weeks=4)

@@ -1,4 +1,4 @@
-"""Stage 5, archive: write the ``.tar.gz`` of one batch, never overwriting a file.
+"""Stage 6, archive: write the ``.tar.gz`` of one batch, never overwriting a file.
 
 Members: the parts (``./<key>.csv``, ``./<key>.json``), then ``./config.json``,
 ``./data_collection_status.csv`` and ``./manifest.json`` (docs/contract.md, section 5).
@@ -9,102 +9,26 @@ bounded exactly before it is written.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import os
 import struct
 import tarfile
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from .compress import Compressor, crc32, crc32_combine, default_compressor, deflate_bound
-from .log import logger
-from .records import Archive, Batch, Collection, Part
+from ..archive_format import archive_name, manifest, status_csv, tar_header, tar_padding
+from ..compress import crc32, crc32_combine, default_compressor
+from ..log import logger
+from ..protocols import Compressor
+from ..records import Archive, Batch, Part
 
-__all__ = ["archive_bound", "archive_name", "manifest", "status_csv", "write_archive"]
+__all__ = ["write_archive"]
 
-STATUS_FIELDS = ("collection_start_timestamp", "since", "until", "file_name", "status", "elapsed")
-STATUS_VERSION = "1.0"
 _BLOCK = tarfile.BLOCKSIZE
 _RECORD = tarfile.RECORDSIZE
-_GZIP_OVERHEAD = 10 + 8 + 2  # header, trailer, final empty block
 
 log = logger("archive")
-
-
-def status_csv(collections: Iterable[Collection]) -> bytes:
-    """``data_collection_status.csv``: one row per collection in the archive."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(STATUS_FIELDS)
-    for c in collections:
-        writer.writerow(
-            (
-                str(c.started_at),
-                str(c.task.window.since),
-                str(c.task.window.until),
-                c.task.collector.filename,
-                "ok" if c.status in ("ok", "empty") else "failed",
-                int(c.elapsed),
-            )
-        )
-    return out.getvalue().encode("utf-8")
-
-
-def manifest(
-    parts: Iterable[Part], collections: Iterable[Collection], config_version: str
-) -> bytes:
-    """``manifest.json``: each member's file name mapped to its collector version."""
-    versions = {c.key: c.task.collector.version for c in collections}
-    data = {p.filename: versions.get(p.key, "1.0") for p in parts}
-    data["config.json"] = config_version
-    data["data_collection_status.csv"] = STATUS_VERSION
-    return json.dumps(data).encode("utf-8")
-
-
-def _header(name: str, size: int, mtime: float) -> bytes:
-    info = tarfile.TarInfo(f"./{name}")
-    info.size = size
-    info.mtime = int(mtime)
-    info.mode = 0o640
-    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-
-
-def _pad(size: int) -> int:
-    return -size % _BLOCK
-
-
-def archive_bound(
-    parts: Sequence[Part],
-    collections: Sequence[Collection],
-    config: Part,
-    config_version: str = "1.0",
-) -> int:
-    """An upper bound of the archive's compressed size, exact enough to pack by.
-
-    Part segments count at their known size; headers, padding and the small
-    metadata members at the deflate bound of their uncompressed size.
-    """
-    status = len(status_csv(collections))
-    meta = len(manifest(parts, collections, config_version))
-    members = len(parts) + 3
-    glue = members * (_BLOCK * 2) + status + meta + _RECORD + 2 * _BLOCK
-    return (
-        _GZIP_OVERHEAD
-        + sum(p.deflated_size for p in parts)
-        + config.deflated_size
-        + deflate_bound(glue)
-        + members * 32
-    )
-
-
-def archive_name(prefix: str, until: datetime, n: int) -> str:
-    """``<prefix>-<until:%Y-%m-%d-%H%M%S%z>-<n>.tar.gz``."""
-    return f"{prefix}-{until.strftime('%Y-%m-%d-%H%M%S%z')}-{n}.tar.gz"
 
 
 class _GzipWriter:
@@ -184,18 +108,18 @@ def write_archive(
             pending = b""
             for part in [*batch.parts, config]:
                 name = part.filename if part is not config else "config.json"
-                pending += _header(name, part.raw_size, mtime)
+                pending += tar_header(name, part.raw_size, mtime)
                 gz.blob(pending)
                 gz.segment(part)
                 members.append(f"./{name}")
-                pending = b"\0" * _pad(part.raw_size)
+                pending = b"\0" * tar_padding(part.raw_size)
             for name, data in (
                 ("data_collection_status.csv", status_csv(batch.collections)),
                 ("manifest.json", manifest(batch.parts, batch.collections, config_version)),
             ):
-                gz.blob(pending + _header(name, len(data), mtime) + data)
+                gz.blob(pending + tar_header(name, len(data), mtime) + data)
                 members.append(f"./{name}")
-                pending = b"\0" * _pad(len(data))
+                pending = b"\0" * tar_padding(len(data))
             end = pending + b"\0" * (2 * _BLOCK)
             total = gz.raw + len(end)
             end += b"\0" * (-total % _RECORD)
@@ -213,6 +137,7 @@ def write_archive(
         members=tuple(members),
         batch=batch,
         until=until,
+        number=n,
     )
     log.info(
         "archive.written",

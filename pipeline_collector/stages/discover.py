@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, TypeVar, cast
 
-from .errors import ConfigurationError
-from .log import logger
-from .records import Collector, Format, Slicer
+from ..errors import ConfigurationError
+from ..log import logger
+from ..records import Collector, Format, Slicer
 
 F = TypeVar("F", bound=Callable[..., Any])
 

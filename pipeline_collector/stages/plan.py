@@ -11,11 +11,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import ConfigurationError
-from .log import logger
-from .records import Collector, Plan, Problem, State, Task, Window
-
-HORIZON = timedelta(weeks=4)
+from ..errors import ConfigurationError
+from ..limits import HORIZON
+from ..log import logger
+from ..records import Collector, Plan, Problem, State, Task, Window
 
 log = logger("plan")
 
@@ -229,3 +228,10 @@ def plan(
         problems=len(problems),
     )
     return result
+
+
+def config_task(p: Plan) -> Task:
+    """The config collector's task: the run's whole window; its output rides in every archive."""
+    return Task(
+        collector=p.config, window=Window(since=p.since or p.last_gather, until=p.until), seq=-1
+    )

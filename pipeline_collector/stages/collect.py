@@ -25,9 +25,9 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from .errors import CollectorError
-from .log import logger
-from .records import Mode, Task
+from ..errors import CollectorError
+from ..log import logger
+from ..records import Mode, Task
 
 __all__ = ["Collected", "collect", "csv_lines", "describe"]
 

@@ -1,4 +1,4 @@
-"""Stage 6, ship: hand an archive to the transport and record what came back.
+"""Stage 7, ship: hand an archive to the transport and record what came back.
 
 Any exception from the transport is a failed shipment, never a crash of the
 run; a ``ShipError`` may say the archive was perhaps delivered anyway, which
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from .errors import ShipError
-from .log import logger
-from .protocols import Transport
-from .records import Archive, Shipment
+from ..errors import ShipError
+from ..log import logger
+from ..protocols import Transport
+from ..records import Archive, Shipment
 
 __all__ = ["ship"]
 

@@ -1,4 +1,4 @@
-"""Compressors: raw deflate segments that splice into one gzip stream.
+"""Compression backends: zlib, zlib-ng and ISA-L behind one small interface.
 
 Every part is compressed once, while it is cut, into a raw deflate segment
 that ends on a byte boundary (a sync flush).  Segments compressed on their own
@@ -12,46 +12,13 @@ from __future__ import annotations
 
 import importlib
 import zlib
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from attrs import frozen
 
-__all__ = [
-    "Compressor",
-    "Deflater",
-    "ZlibCompressor",
-    "available",
-    "crc32",
-    "crc32_combine",
-    "default_compressor",
-    "deflate_bound",
-    "get_compressor",
-]
+from ..protocols import Deflater
 
-
-class Deflater(Protocol):
-    """Protocol: one raw deflate stream (``zlib.compressobj(wbits=-15)``)."""
-
-    def compress(self, data: bytes, /) -> bytes: ...
-
-    def flush(self, mode: int = ..., /) -> bytes: ...
-
-
-class Compressor(Protocol):
-    """Protocol: makes raw deflate streams; ``name`` and ``level`` describe it."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def level(self) -> int: ...
-
-    def deflater(self) -> Deflater: ...
-
-    def sync_flush(self, deflater: Deflater) -> bytes: ...
-
-    def finish(self, deflater: Deflater) -> bytes: ...
+__all__ = ["ZlibCompressor", "available", "default_compressor", "deflate_bound", "get_compressor"]
 
 
 # Module names of the deflate backends, fastest useful first.
@@ -146,71 +113,3 @@ def deflate_bound(n: int) -> int:
     True
     """
     return n + 5 * (n // 16383 + 1) + 16
-
-
-crc32: Callable[[bytes, int], int] = zlib.crc32
-
-
-def _gf2_times(matrix: list[int], vector: int) -> int:
-    total = 0
-    i = 0
-    while vector:
-        if vector & 1:
-            total ^= matrix[i]
-        vector >>= 1
-        i += 1
-    return total
-
-
-def _gf2_square(matrix: list[int]) -> list[int]:
-    return [_gf2_times(matrix, matrix[n]) for n in range(32)]
-
-
-def _native_combine() -> Callable[[int, int, int], int] | None:
-    for name in ("zlib-ng", "isal"):
-        try:
-            combine: Callable[[int, int, int], int] = _module(name).crc32_combine
-        except (ImportError, AttributeError):
-            continue
-        return combine
-    return None
-
-
-_NATIVE_COMBINE = _native_combine()
-
-
-def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
-    """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
-
-    zlib-ng's or ISA-L's own function when one is installed; else zlib's
-    algorithm in Python, which stdlib zlib does not expose.
-
-    >>> a, b = b"hello ", b"world"
-    >>> crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
-    True
-    """
-    if len2 <= 0:
-        return crc1
-    if _NATIVE_COMBINE is not None:
-        return _NATIVE_COMBINE(crc1, crc2, len2) & 0xFFFFFFFF
-    return _python_combine(crc1, crc2, len2)
-
-
-def _python_combine(crc1: int, crc2: int, len2: int) -> int:
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # operator for one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four zero bits
-    while True:
-        even = _gf2_square(odd)
-        if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-    return (crc1 ^ crc2) & 0xFFFFFFFF

@@ -1,0 +1,470 @@
+"""The default pipeline: the stages composed, the effects passed in.
+
+``gather`` checks its arguments, takes the lock and runs ``_flow``, which
+reads top to bottom as the data flow: tasks become collections, collections
+become batches, batches become archives, archives become shipments.  Steps
+that only transform are stages; each effect (noting an outcome, saving the
+state, removing a file) is a named step of its own, and the one place the
+state is saved is ``Bookkeeper.save``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar, get_args
+
+import attrs
+from toolz import pipe
+
+from .bookkeeping import Bookkeeper
+from .compress import default_compressor
+from .errors import ConfigurationError
+from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE, RESERVE
+from .log import logger
+from .protocols import Clock, Compressor, Lock, StateStore, Transport
+from .records import (
+    Archive,
+    Batch,
+    Collection,
+    Mode,
+    Part,
+    Plan,
+    Run,
+    RunStatus,
+    Shipment,
+    State,
+    Task,
+)
+from .stages.archive import write_archive
+from .stages.chunk import split
+from .stages.collect import collect
+from .stages.discover import discover
+from .stages.pack import pack
+from .stages.plan import config_task, plan, require_aware
+from .stages.ship import ship
+
+__all__ = ["MAX_DATA_SIZE", "MAX_UPLOAD_SIZE", "Settings", "gather", "run_task", "utcnow"]
+
+log = logger("pipeline")
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    """The default clock."""
+    return datetime.now(timezone.utc)
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything a run is told, in one value; picklable, so an executor can carry it."""
+
+    mode: Mode
+    since: datetime | None
+    until: datetime | None
+    horizon: timedelta
+    clock: Clock
+    max_data_size: int
+    max_upload_size: int
+    prefix: str
+    compressor: Compressor
+    workdir: Path
+    parts: Path
+    whole: bool  # every collector was asked for, so a clean run moves ``last_gather``
+    ahead: int  # tasks handed to the executor before their turn
+
+    @property
+    def max_deflated(self) -> int:
+        """The compressed size one part may reach and still fit an upload."""
+        return self.max_upload_size - RESERVE
+
+    @property
+    def quiet(self) -> bool:
+        """Scheduled runs log skips at debug level; manual runs say them aloud."""
+        return self.mode == "scheduled"
+
+
+def run_task(task: Task, settings: Settings) -> Collection:
+    """Collect and cut one task: the unit an executor runs."""
+    collected = collect(
+        task,
+        workdir=settings.workdir,
+        max_data_size=settings.max_data_size,
+        collection_type=settings.mode,
+        clock=settings.clock,
+    )
+    return split(
+        collected,
+        directory=settings.parts,
+        max_data_size=settings.max_data_size,
+        max_deflated=settings.max_deflated,
+        compressor=settings.compressor,
+    )
+
+
+# --- the flow's steps ------------------------------------------------------
+
+
+def each(effect: Callable[[T], object]) -> Callable[[Iterable[T]], Iterator[T]]:
+    """A pipe step that applies ``effect`` to every item and passes the item on."""
+
+    def step(items: Iterable[T]) -> Iterator[T]:
+        for item in items:
+            effect(item)
+            yield item
+
+    return step
+
+
+def discard_parts(c: Collection | Batch | Archive) -> None:
+    """Remove part files once they are in an archive (or will never be)."""
+    for p in c.parts:
+        p.path.unlink(missing_ok=True)
+
+
+def discard_archive(s: Shipment) -> None:
+    """Remove an archive once the transport answered for it."""
+    s.archive.path.unlink(missing_ok=True)
+
+
+def _skipped(task: Task, when: datetime, why: str) -> Collection:
+    log.warning("collection.skipped", key=task.key, window=str(task.window), reason=why)
+    return Collection(task=task, status="skipped", started_at=when, elapsed=0.0, error=why)
+
+
+def run_tasks(
+    tasks: Iterable[Task],
+    *,
+    settings: Settings,
+    executor: Executor | None,
+    stopped: Callable[[Task], bool],
+) -> Iterator[Collection]:
+    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys."""
+    pending: deque[tuple[Task, Future[Collection] | None]] = deque()
+    queue = iter(tasks)
+    ahead = settings.ahead if executor is not None else 1
+
+    def top_up() -> None:
+        while len(pending) < ahead:
+            task = next(queue, None)
+            if task is None:
+                return
+            if executor is None or stopped(task):
+                pending.append((task, None))
+            else:
+                pending.append((task, executor.submit(run_task, task, settings)))
+
+    top_up()
+    while pending:
+        task, future = pending.popleft()
+        if stopped(task):
+            if future is not None:
+                discard_parts(future.result())
+            yield _skipped(task, settings.clock(), "an earlier window of this key failed")
+        else:
+            yield _result(task, future, settings)
+        top_up()
+
+
+def _result(task: Task, future: Future[Collection] | None, settings: Settings) -> Collection:
+    """The task's collection; an executor that could not run it fails that task only."""
+    if future is None:
+        return run_task(task, settings)
+    try:
+        return future.result()
+    except Exception as e:
+        error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
+        log.error("executor.failed", key=task.key, window=str(task.window), error=error)
+        return Collection(
+            task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
+        )
+
+
+def write_archives(
+    batches: Iterable[Batch],
+    *,
+    settings: Settings,
+    config: Part,
+    config_version: str,
+    until: datetime,
+    unwritten: Callable[[Batch, str], None],
+) -> Iterator[Archive]:
+    """Write each batch; one that cannot be written (a full disk) is reported and dropped."""
+    n = 0
+    for batch in batches:
+        try:
+            archive = write_archive(
+                batch,
+                config=config,
+                config_version=config_version,
+                directory=settings.workdir,
+                until=until,
+                prefix=settings.prefix,
+                start=n,
+                compressor=settings.compressor,
+            )
+        except OSError as e:
+            error = f"archive {batch.number} of group {batch.group!r} not written: {e}"
+            log.error("archive.failed", group=batch.group, batch=batch.number, error=str(e))
+            discard_parts(batch)
+            unwritten(batch, error)
+            continue
+        n = archive.number + 1
+        yield archive
+
+
+def ship_archives(
+    archives: Iterable[Archive], *, transport: Transport, resent: Callable[[Part], bool]
+) -> Iterator[Shipment]:
+    """Ship each archive, holding back one whose rows the next run resends anyway."""
+    for archive in archives:
+        late = sorted({p.key for p in archive.batch.parts if resent(p)})
+        if late:
+            why = f"holds windows of {late} that failed in an earlier archive"
+            log.warning("archive.held_back", archive=archive.name, reason=why)
+            yield Shipment(archive=archive, error=why, skipped=True)
+        else:
+            yield ship(transport, archive)
+
+
+def _flow(
+    p: Plan,
+    book: Bookkeeper,
+    settings: Settings,
+    config: Part,
+    transport: Transport | None,
+    executor: Executor | None,
+) -> None:
+    """Drive the stages over the plan's tasks; a dry run stops at the archives."""
+    steps: list[Callable[[Any], Any]] = [
+        partial(run_tasks, settings=settings, executor=executor, stopped=book.stopped),
+        each(book.collected),
+        partial(
+            pack,
+            max_data_size=settings.max_data_size,
+            max_upload_size=settings.max_upload_size,
+            config=config,
+            config_version=p.config.version,
+        ),
+        partial(
+            write_archives,
+            settings=settings,
+            config=config,
+            config_version=p.config.version,
+            until=p.until,
+            unwritten=book.unwritten,
+        ),
+        each(discard_parts),
+        each(book.archived),
+    ]
+    if transport is not None:  # a dry run keeps its archives and ships nothing
+        steps += [
+            partial(ship_archives, transport=transport, resent=book.resent),
+            each(book.shipped),  # moves and saves the state
+            each(discard_archive),
+        ]
+    for _ in pipe(p.tasks, *steps):  # drive the lazy pipeline
+        pass
+
+
+# --- the run ----------------------------------------------------------------
+
+
+def _workdir(path: str | os.PathLike[str] | None) -> Path:
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="pipeline-collector-"))
+    folder = Path(path)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-")  # noqa: SIM115
+        probe.close()
+    except OSError as e:
+        raise ConfigurationError(f"work folder {folder} is not writable: {e.strerror}") from None
+    return folder
+
+
+def gather(
+    source: ModuleType | Iterable[Callable[..., Any]],
+    *,
+    state: StateStore | None = None,
+    transport: Transport | None = None,
+    lock: Lock | None = None,
+    mode: Mode = "dry-run",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    subset: Iterable[str] | None = None,
+    max_data_size: int = MAX_DATA_SIZE,
+    max_upload_size: int = MAX_UPLOAD_SIZE,
+    horizon: timedelta = HORIZON,
+    clock: Clock = utcnow,
+    workdir: str | os.PathLike[str] | None = None,
+    prefix: str = "analytics",
+    compressor: Compressor | None = None,
+    executor: Executor | None = None,
+    prefetch: int | None = None,
+    is_licensed: Callable[[], bool] | None = None,
+    is_shipping_configured: Callable[[], bool] | None = None,
+) -> Run:
+    """Collect, pack and (unless a dry run) ship; return the run's report.
+
+    In ``dry-run`` mode nothing is shipped and the state is left alone; the
+    archives stay in ``workdir`` and are listed in ``run.archives``.  In
+    ``manual`` and ``scheduled`` mode each archive is removed once the
+    transport confirms it, and the state is saved after each confirmation.
+    ``prefetch`` is how many tasks an ``executor`` runs ahead of their turn
+    (twice the CPU count by default).
+    """
+    if mode not in get_args(Mode):
+        raise ConfigurationError(f"mode {mode!r} must be one of {get_args(Mode)}")
+    require_aware("since", since)
+    require_aware("until", until)
+    if max_data_size <= 0 or max_upload_size <= RESERVE * 2:
+        raise ConfigurationError("max_data_size and max_upload_size must be positive and sane")
+    if prefetch is not None and prefetch < 1:
+        raise ConfigurationError(f"prefetch must be at least 1, not {prefetch}")
+    collectors = discover(source, subset)
+    quiet = mode == "scheduled"
+
+    def gated(reason: str) -> Run:
+        (log.debug if quiet else log.warning)("run.gated", reason=reason)
+        return Run(mode=mode, status="gated", reason=reason)
+
+    if is_licensed is not None and not is_licensed():
+        return gated("no valid licence")
+    shipping = mode != "dry-run"
+    if shipping:
+        if is_shipping_configured is not None and not is_shipping_configured():
+            return gated("shipping is not configured")
+        if transport is None:
+            raise ConfigurationError(f"mode {mode!r} ships archives: pass a transport")
+        if state is None:
+            raise ConfigurationError(f"mode {mode!r} keeps bookkeeping: pass a state store")
+    if lock is None and shipping:
+        from .locks import FileLock
+
+        lock = FileLock(Path(tempfile.gettempdir()) / f"pipeline-collector-{prefix}.lock")
+    folder = _workdir(workdir)
+    settings = Settings(
+        mode=mode,
+        since=since,
+        until=until,
+        horizon=horizon,
+        clock=clock,
+        max_data_size=max_data_size,
+        max_upload_size=max_upload_size,
+        prefix=prefix,
+        compressor=compressor or default_compressor(),
+        workdir=folder,
+        parts=folder,  # a private folder replaces it under the lock
+        whole=subset is None,
+        ahead=prefetch or max(2, 2 * (os.cpu_count() or 1)),
+    )
+    try:
+        with lock.acquire() if lock is not None else contextlib.nullcontext(True) as acquired:
+            if not acquired:
+                (log.debug if quiet else log.warning)("lock.held", lock=repr(lock))
+                return Run(mode=mode, status="lock-held", reason="another run holds the lock")
+            if lock is not None:
+                _sweep(folder)
+            return _locked(collectors, state, transport if shipping else None, executor, settings)
+    finally:
+        # A folder made here holds nothing worth keeping unless a dry run left archives.
+        if workdir is None and (shipping or not any(folder.iterdir())):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sweep(folder: Path) -> None:
+    """Remove what killed runs left; only called under the lock, when none can be running."""
+    for stale in [*folder.glob("parts-*"), *folder.glob("collect-*")]:
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+            log.info("workdir.swept", folder=stale.name)
+
+
+def _locked(
+    collectors: Iterable[Any],
+    store: StateStore | None,
+    transport: Transport | None,
+    executor: Executor | None,
+    settings: Settings,
+) -> Run:
+    current = store.load() if store is not None else State()
+    s = settings
+    p = plan(collectors, current, now=s.clock(), since=s.since, until=s.until, horizon=s.horizon)
+    parts = Path(tempfile.mkdtemp(prefix="parts-", dir=s.workdir))
+    try:
+        return _run(p, current, store, transport, executor, attrs.evolve(s, parts=parts))
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+def _run(
+    p: Plan,
+    current: State,
+    store: StateStore | None,
+    transport: Transport | None,
+    executor: Executor | None,
+    settings: Settings,
+) -> Run:
+    mode = settings.mode
+    config = run_task(config_task(p), settings)
+    if config.status != "ok":
+        reason = f"config collector failed, nothing is shipped without it: {config.error}"
+        log.error("run.failed", reason=reason)
+        discard_parts(config)
+        return Run(mode=mode, status="failed", plan=p, collections=(config,), reason=reason)
+    book = Bookkeeper(p, current, store if transport is not None else None)
+    try:
+        _flow(p, book, settings, config.parts[0], transport, executor)
+    finally:
+        discard_parts(config)
+    clean = (
+        not p.problems
+        and not book.errors
+        and all(c.ok for c in book.collections)
+        and all(s.ok for s in book.shipments)
+    )
+    if transport is not None:  # windows that had nothing to ship move only now
+        book.close(last_gather=p.until if clean and settings.whole else None)
+    status: RunStatus = "ok" if clean else "partial"
+    run = Run(
+        mode=mode,
+        status=status,
+        plan=p,
+        collections=tuple(book.collections),
+        archives=tuple(book.archives),
+        shipments=tuple(book.shipments),
+        state=book.state,
+        reason=None if clean else _reason(p, book),
+    )
+    log.info(
+        "run.done",
+        mode=mode,
+        status=status,
+        collections=len(run.collections),
+        archives=len(run.archives),
+        shipped=len(run.receipts),
+        failed=len(run.failures),
+        possible_duplicates=len(run.possible_duplicates),
+    )
+    return run
+
+
+def _reason(p: Plan, book: Bookkeeper) -> str:
+    bits = [f"{pr.key}: {pr.message}" for pr in p.problems]
+    bits += [
+        f"{c.key} {c.task.window}: {c.error}" for c in book.collections if c.status == "failed"
+    ]
+    bits += [f"{s.archive.name}: {s.error}" for s in book.shipments if not s.ok]
+    bits += book.errors
+    return "; ".join(bits)
