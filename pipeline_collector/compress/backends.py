@@ -1,11 +1,9 @@
 """Compression backends: zlib, zlib-ng and ISA-L behind one small interface.
 
-Every part is compressed once, while it is cut, into a raw deflate segment
-that ends on a byte boundary (a sync flush).  Segments compressed on their own
-can be laid end to end inside one gzip member, so an archive is assembled by
-copying bytes, its exact compressed size is known before it is written, and
-compression runs beside the collector on the other core (zlib, zlib-ng and
-ISA-L release the GIL while they work).  The result is plain gzip.
+Each backend makes raw deflate streams (no header, no trailer) through zlib's
+``compressobj`` interface; zlib-ng and ISA-L are faster drop-ins when
+installed.  ``deflate_bound`` is the worst-case size that lets the archive's
+size be known before it is written.
 """
 
 from __future__ import annotations
