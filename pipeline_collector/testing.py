@@ -1,18 +1,21 @@
 """Fakes of every seam, for the tests of people who use this library.
 
-``FakeTransport`` keeps what it was sent and fails where told, ``MemoryStore``
-keeps state in memory, ``FrozenClock`` is a clock that moves only when told,
-and ``IngressServer`` is a real local ingress with scripted failures.
+``FakeTransport`` keeps what it was sent and answers or fails where told,
+``MemoryStore`` keeps state in memory, ``FakeLock`` is a lock that can be
+held by someone else and notes whether it was held while something ran,
+``FrozenClock`` is a clock that moves only when told, and ``IngressServer``
+is a real local ingress with scripted failures.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
@@ -20,9 +23,13 @@ from .errors import ShipError
 from .ingress import Drop, Fail, IngressServer, Redirect, Stall
 from .records import Archive, Receipt, State
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 __all__ = [
     "Drop",
     "Fail",
+    "FakeLock",
     "FakeTransport",
     "FrozenClock",
     "IngressServer",
@@ -47,15 +54,21 @@ class FakeTransport:
     """A transport that keeps what it is sent, in memory and in a folder.
 
     ``fail_on`` lists 1-based call numbers that fail with ``ShipError``;
-    ``handler`` may instead decide per archive (raise to refuse).
+    ``handler`` may instead decide per archive: raise to refuse, return a
+    ``Receipt`` to answer with it, or return ``None`` for the default receipt
+    (status 202, request id ``fake-<call>``).  An archive the handler answers
+    for is kept in ``sent`` like any other.
 
     >>> t = FakeTransport(fail_on={2})
     >>> t.calls
     0
+    >>> answer = lambda a: Receipt(archive=a.name, sha256=a.sha256, destination="mine")
+    >>> FakeTransport(handler=answer).handler is answer
+    True
     """
 
     fail_on: set[int] = attrs.field(factory=set, converter=set)
-    handler: Callable[[Archive], None] | None = None
+    handler: Callable[[Archive], Receipt | None] | None = None
     lost_answer: bool = False
     sent: list[Sent] = attrs.field(factory=list)
     calls: int = 0
@@ -70,8 +83,7 @@ class FakeTransport:
                 status=503,
                 maybe_delivered=self.lost_answer,
             )
-        if self.handler is not None:
-            self.handler(archive)
+        answer = self.handler(archive) if self.handler is not None else None
         digest = hashlib.sha256(data).hexdigest()
         if digest != archive.sha256:
             raise ShipError(f"{archive.name} changed on disk before it was sent")
@@ -79,6 +91,8 @@ class FakeTransport:
         if self.keep is not None:
             self.keep.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(archive.path, self.keep / archive.name)
+        if answer is not None:
+            return answer
         return Receipt(
             archive=archive.name,
             sha256=digest,
@@ -114,6 +128,68 @@ class MemoryStore:
         self.state = state
         self.saves += 1
         self.history.append(state)
+
+
+@attrs.define
+class FakeLock:
+    """A lock in memory that fits ``Lock``, and says what happened to it.
+
+    ``held_elsewhere`` makes every ``acquire`` yield ``False``, as when another
+    run holds the lock; while one ``acquire`` holds it, a second yields
+    ``False`` too.  ``acquisitions``, ``releases`` and ``refusals`` count what
+    happened; a refused ``acquire`` releases nothing.  ``witness(fn)`` wraps a
+    function so that each call notes in ``witnessed`` whether the lock was
+    held by its acquirer at that moment.
+
+    >>> lock = FakeLock()
+    >>> held = lock.witness(lambda: "shipped")
+    >>> with lock.acquire() as got:
+    ...     got, held(), lock.holding
+    (True, 'shipped', True)
+    >>> held(), lock.witnessed, lock.holding
+    ('shipped', [True, False], False)
+    >>> lock.held_elsewhere = True
+    >>> with lock.acquire() as got:
+    ...     got
+    False
+    >>> lock.acquisitions, lock.releases, lock.refusals
+    (1, 1, 1)
+    """
+
+    held_elsewhere: bool = False
+    acquisitions: int = 0
+    releases: int = 0
+    refusals: int = 0
+    witnessed: list[bool] = attrs.field(factory=list)
+    _holding: bool = attrs.field(default=False, init=False)
+
+    @property
+    def holding(self) -> bool:
+        """Whether an ``acquire`` of this lock holds it now."""
+        return self._holding
+
+    @contextlib.contextmanager
+    def acquire(self) -> Iterator[bool]:
+        if self.held_elsewhere or self._holding:
+            self.refusals += 1
+            yield False
+            return
+        self._holding = True
+        self.acquisitions += 1
+        try:
+            yield True
+        finally:
+            self._holding = False
+            self.releases += 1
+
+    def witness(self, fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        """``fn``, noting in ``witnessed`` at each call whether the lock was held."""
+
+        def witnessed(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            self.witnessed.append(self._holding)
+            return fn(*args, **kwargs)
+
+        return witnessed
 
 
 @attrs.define

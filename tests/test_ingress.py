@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+import structlog
 
+import pipeline_collector.ingress as ingress_package
 from pipeline_collector.ingress import Drop, Fail, IngressServer, Redirect, Stall, main
 from pipeline_collector.records import Archive, Batch
 from pipeline_collector.transports import HttpTransport
@@ -28,6 +30,7 @@ CTYPE = "application/vnd.redhat.tower.tower_payload+tgz"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[IngressServer]:
+    """A running ingress with an 8 MiB limit, closed after the test."""
     with IngressServer(tmp_path / "received", max_body=8 * 2**20) as srv:
         yield srv
 
@@ -348,6 +351,37 @@ class TestLifecycle:
     def test_repr_names_the_url(self, server: IngressServer) -> None:
         """The repr shows where the server listens."""
         assert server.url in repr(server)
+
+
+class TestSurface:
+    def test_public_names_are_kept(self) -> None:
+        """The package offers every name the single module offered."""
+        names = {
+            "DEFAULT_SERVICES",
+            "Drop",
+            "Fail",
+            "IngressServer",
+            "Planned",
+            "Redirect",
+            "Request",
+            "Stall",
+            "Upload",
+            "main",
+        }
+        assert set(ingress_package.__all__) == names
+        for name in [*names, "SECRET_HEADERS", "TOKEN_PATH", "UPLOAD_PATH"]:
+            assert getattr(ingress_package, name) is not None
+        assert ingress_package.UPLOAD_PATH == "/api/ingress/v1/upload"
+
+    def test_events_are_bound_with_the_stage(self, server: IngressServer) -> None:
+        """An accepted upload logs ingress.received with stage='ingress' and no component."""
+        with structlog.testing.capture_logs() as logs:
+            assert post_file(server.url, b"payload").status_code == 202
+        [event] = [e for e in logs if e["event"] == "ingress.received"]
+        assert event["stage"] == "ingress"
+        assert "component" not in event
+        assert event["bytes"] == len(b"payload")
+        assert event["request_id"] == server.received[0].request_id
 
 
 class TestCommandLine:

@@ -76,7 +76,8 @@ SURFACE = {
         "ship", "slicers", "split", "write_archive",
     ],
     "pipeline_collector.testing": [
-        "Drop", "Fail", "FakeTransport", "FrozenClock", "IngressServer", "MemoryStore", "Redirect",
+        "Drop", "Fail", "FakeLock", "FakeTransport", "FrozenClock", "IngressServer", "MemoryStore",
+        "Redirect",
         "Sent", "Stall",
     ],
     "pipeline_collector.compat": [

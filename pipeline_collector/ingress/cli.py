@@ -1,0 +1,136 @@
+"""The ingress's own command line: ``python -m pipeline_collector.ingress``.
+
+Also reached as ``pipeline-collector ingress``, which hands its arguments
+here unchanged.  It prints the URLs it serves and runs until interrupted
+(SIGINT or SIGTERM), then exits 0; a bad combination of options exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from .server import DEFAULT_SERVICES, IngressServer
+
+__all__ = ["main"]
+
+_EPILOG = """\
+example:
+  python -m pipeline_collector.ingress --port 8080 --dir received/ \\
+      --service aap-event-driven-ansible --basic alice:secret
+
+  then upload with:
+  curl -u alice:secret \\
+      -F 'file=@analytics.tar.gz;type=application/vnd.redhat.aap-event-driven-ansible.x+tgz' \\
+      http://127.0.0.1:8080/api/ingress/v1/upload
+
+The server prints its upload URL (and token URL when --client is given) on
+start and runs until interrupted.  It is meant for local testing only.
+"""
+
+
+def _pair(text: str) -> tuple[str, str]:
+    first, sep, second = text.partition(":")
+    if not sep or not first:
+        raise argparse.ArgumentTypeError("expected NAME:SECRET")
+    return first, second
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline_collector.ingress",
+        description=(
+            "Run a local ingress that accepts analytics uploads the way the cloud\n"
+            "ingress does (multipart POST, 202 with a request_id) and saves them."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on; 0 takes a free one"
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=Path("received"), help="folder for received uploads"
+    )
+    parser.add_argument(
+        "--service",
+        action="append",
+        dest="services",
+        metavar="NAME",
+        help="accepted <service> in the content type (repeatable; default: "
+        + ", ".join(DEFAULT_SERVICES)
+        + ")",
+    )
+    parser.add_argument(
+        "--max-body", type=int, default=100 * 2**20, help="largest upload in bytes (413 above)"
+    )
+    parser.add_argument(
+        "--basic", type=_pair, metavar="USER:PASSWORD", help="require HTTP basic auth"
+    )
+    parser.add_argument(
+        "--client",
+        type=_pair,
+        action="append",
+        metavar="ID:SECRET",
+        help="an OAuth2 client allowed to get Bearer tokens at /token (repeatable)",
+    )
+    parser.add_argument(
+        "--require-identity", action="store_true", help="accept an x-rh-identity header"
+    )
+    parser.add_argument(
+        "--token-lifetime", type=int, default=300, help="expires_in of issued tokens"
+    )
+    parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM); enables HTTPS")
+    parser.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    parser.add_argument(
+        "--client-ca", type=Path, help="require client certificates signed by this CA (PEM)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ingress from the command line until interrupted."""
+    args = _parser().parse_args(argv)
+    context: ssl.SSLContext | None = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            context.load_verify_locations(args.client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    elif args.client_ca:
+        print("--client-ca needs --tls-cert", file=sys.stderr)
+        return 2
+    server = IngressServer(
+        args.dir,
+        host=args.host,
+        port=args.port,
+        ssl_context=context,
+        services=args.services or DEFAULT_SERVICES,
+        max_body=args.max_body,
+        basic=args.basic,
+        clients=dict(args.client or ()),
+        require_identity=args.require_identity,
+        token_lifetime=args.token_lifetime,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"upload url: {server.url}", flush=True)
+    if server.clients:
+        print(f"token url: {server.token_url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0

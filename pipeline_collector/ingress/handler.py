@@ -1,0 +1,204 @@
+"""The HTTP side of the ingress: the threaded server, routing, answers and tokens.
+
+Each connection is handled in its own thread (TLS handshakes too), every
+answer is recorded before it is sent, and a refusal reads and drops the body
+afterwards so the client sees the answer instead of a reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import socket
+import ssl
+import sys
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..log import logger
+from . import upload
+from .auth import basic_credentials
+from .multipart import BoundedReader, Malformed
+from .script import Request
+
+if TYPE_CHECKING:
+    from .server import IngressServer
+
+__all__ = ["SECRET_HEADERS", "HTTPServer", "Handler"]
+
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-rh-identity"})
+
+_MAX_FORM = 64 * 1024
+# A refused body up to this many times the limit is read and dropped; beyond, the
+# connection is closed at once.
+_LINGER_FACTOR = 4
+
+log = logger("ingress")
+
+
+class HTTPServer(http.server.ThreadingHTTPServer):
+    """A threading server that hands the ``IngressServer`` to its handlers."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        ingress: IngressServer,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self.ingress = ingress
+        self.ssl_context = ssl_context
+        super().__init__(address, Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = self.socket.accept()
+        if self.ssl_context is not None:
+            # The handshake happens in the handler's thread, so one slow or
+            # failing client cannot block the accept loop.
+            sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ssl.SSLError):
+            self.ingress._count_tls_failure()
+        log.debug("ingress.connection_error", error=type(error).__name__)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """One connection: routes requests and answers in JSON."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "pipeline-collector-ingress"
+    sys_version = ""
+    timeout = 30
+    server: HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests are recorded in IngressServer.requests instead
+
+    @property
+    def ingress(self) -> IngressServer:
+        return self.server.ingress
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path in ("/", "/health"):
+            self.answer(200, {"status": "ok"})
+        else:
+            self.answer(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path == self.ingress.token_path:
+            self._token()
+        elif path == self.ingress.upload_path:
+            upload.handle(self.ingress, self)
+        else:
+            self.refuse_early(404, "not found")
+
+    def do_PUT(self) -> None:
+        self.refuse_early(405, "method not allowed")
+
+    # -- helpers used by the routes ------------------------------------------------
+
+    def content_length(self) -> int | None:
+        value = self.headers.get("Content-Length")
+        if value is None or not value.strip().isdigit():
+            return None
+        return int(value)
+
+    def safe_headers(self) -> tuple[dict[str, str], frozenset[str]]:
+        """The headers without secrets, and the names of the secret ones."""
+        shown: dict[str, str] = {}
+        hidden: set[str] = set()
+        for name, value in self.headers.items():
+            if name.lower() in SECRET_HEADERS:
+                hidden.add(name.lower())
+            else:
+                shown[name] = value
+        return shown, frozenset(hidden)
+
+    def record(self, status: int | None) -> None:
+        shown, hidden = self.safe_headers()
+        self.ingress._record(
+            Request(
+                method=self.command,
+                path=urlsplit(self.path).path,
+                status=status,
+                headers=MappingProxyType(shown),
+                secret_headers=hidden,
+            )
+        )
+
+    def answer(
+        self,
+        status: int,
+        payload: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(payload).encode() if payload is not None else b""
+        # Recorded before answering, so a client that has its answer can rely on it.
+        self.record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def refuse_early(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Answer before reading the body, then read and discard it so the
+        client can finish sending and see the answer instead of a reset."""
+        length = self.content_length()
+        self.close_connection = True
+        self.answer(status, {"error": message}, headers)
+        limit = self.ingress.max_body * _LINGER_FACTOR
+        if length is not None and length <= limit:
+            with contextlib.suppress(OSError, Malformed):
+                BoundedReader(self.rfile, length).drain()
+
+    def _token(self) -> None:
+        length = self.content_length()
+        if length is None or length > _MAX_FORM:
+            self.refuse_early(400, "invalid_request")
+            return
+        form = parse_qs(BoundedReader(self.rfile, length).read(length).decode("utf-8", "replace"))
+        client_id: str | None = form.get("client_id", [""])[0] or None
+        client_secret: str | None = form.get("client_secret", [""])[0] or None
+        basic = basic_credentials(self.headers.get("Authorization"))
+        if basic is not None:
+            client_id, client_secret = basic
+        if form.get("grant_type", [""])[0] != "client_credentials":
+            self.answer(400, {"error": "unsupported_grant_type"})
+            return
+        token = self.ingress._issue_token(client_id, client_secret)
+        if token is None:
+            self.answer(401, {"error": "invalid_client"})
+            return
+        self.answer(
+            200,
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": self.ingress.token_lifetime,
+            },
+            {"Cache-Control": "no-store"},
+        )

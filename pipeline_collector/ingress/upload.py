@@ -1,0 +1,214 @@
+"""The upload route: play the script, check the request, stream the file to disk.
+
+Checks run in the cloud ingress's order: a scripted answer first, then
+credentials (401), Content-Length (411, 413 before reading) and the media
+type (415); only then is the body read, and a file part that turns out too
+large or of an unknown service is refused once read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import re
+import uuid
+from email.message import Message
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from ..log import logger
+from .auth import basic_credentials, identity_org, peer_name
+from .multipart import BoundedReader, Discard, Malformed, PartWriter, Sink, read_multipart
+from .script import Drop, Fail, Planned, Redirect, Stall, Upload
+
+if TYPE_CHECKING:
+    from .handler import Handler
+    from .server import IngressServer
+
+__all__ = ["CONTENT_TYPE", "handle", "safe_filename"]
+
+CONTENT_TYPE = re.compile(
+    r"^application/vnd\.redhat\.(?P<service>[a-z0-9][a-z0-9-]*)\.(?P<name>[a-z0-9_-]+)\+tgz$",
+    re.IGNORECASE,
+)
+_FORM_OVERHEAD = 64 * 1024  # room for boundaries and part headers around the file
+
+log = logger("ingress")
+
+
+def handle(ingress: IngressServer, handler: Handler) -> None:
+    """Answer one POST to the upload path."""
+    planned = ingress._next_planned()
+    length = handler.content_length()
+    if _play(handler, planned, length):
+        return
+    allowed, auth, principal = _authenticate(ingress, handler)
+    boundary = handler.headers.get_param("boundary")
+    refusal: tuple[int, str, dict[str, str]] | None = None
+    if not allowed:
+        refusal = (401, "not authorized", {"WWW-Authenticate": 'Basic realm="ingress"'})
+    elif length is None:
+        refusal = (411, "Content-Length is required", {})
+    elif length > ingress.max_body + _FORM_OVERHEAD:
+        refusal = (413, f"payload too large: limit is {ingress.max_body} bytes", {})
+    elif (
+        handler.headers.get_content_type() != "multipart/form-data"
+        or not isinstance(boundary, str)
+        or not boundary
+    ):
+        refusal = (415, "expected multipart/form-data", {})
+    if refusal is not None or length is None or not isinstance(boundary, str):
+        status, message, headers = refusal or (400, "bad request", {})
+        handler.refuse_early(status, message, headers)
+        return
+    _receive(ingress, handler, planned, length, boundary, auth, principal)
+
+
+def _authenticate(ingress: IngressServer, handler: Handler) -> tuple[bool, str | None, str | None]:
+    """Whether the request may upload, how it proved it, and who it is."""
+    header = handler.headers.get("Authorization") or ""
+    if ingress.basic is not None:
+        given = basic_credentials(header)
+        if given is not None and all(
+            hmac.compare_digest(a.encode(), b.encode())
+            for a, b in zip(given, ingress.basic, strict=True)
+        ):
+            return True, "basic", given[0]
+    if ingress.clients and header.lower().startswith("bearer "):
+        client = ingress._token_owner(header[7:].strip())
+        if client is not None:
+            return True, "bearer", client
+    if ingress.require_identity:
+        org = identity_org(handler.headers.get("x-rh-identity"))
+        if org is not None:
+            return True, "identity", org
+    if ingress.basic is None and not ingress.clients and not ingress.require_identity:
+        return True, None, None
+    return False, None, None
+
+
+def _play(handler: Handler, planned: Planned | None, length: int | None) -> bool:
+    """Carry out a scripted failure; False when the upload proceeds normally."""
+    if isinstance(planned, Drop):
+        handler.close_connection = True
+        if length is not None:
+            want = length if planned.after is None else min(planned.after, length)
+            with contextlib.suppress(OSError, Malformed):
+                BoundedReader(handler.rfile, want).drain()
+        handler.record(None)
+        log.debug("ingress.dropped", after=planned.after)
+        return True
+    if isinstance(planned, Fail):
+        headers = {}
+        if planned.retry_after is not None:
+            value = planned.retry_after
+            headers["Retry-After"] = str(int(value)) if isinstance(value, int | float) else value
+        message = planned.body if planned.body is not None else "scripted failure"
+        handler.refuse_early(planned.status, message, headers)
+        return True
+    if isinstance(planned, Redirect):
+        handler.refuse_early(planned.status, "moved", {"Location": planned.location})
+        return True
+    return False
+
+
+def _receive(
+    ingress: IngressServer,
+    handler: Handler,
+    planned: Planned | None,
+    length: int,
+    boundary: str,
+    auth: str | None,
+    principal: str | None,
+) -> None:
+    """Stream the multipart body to disk and answer like the cloud ingress."""
+    request_id = uuid.uuid4().hex
+    chosen: list[Sink] = []
+    rejected: list[str] = []
+
+    def open_part(headers: Message) -> PartWriter:
+        name = headers.get_param("name", header="content-disposition")
+        if chosen or name not in ("file", "upload"):
+            return Discard()
+        part_type = headers.get_content_type() if headers.get("content-type") else ""
+        match = CONTENT_TYPE.match(part_type)
+        if match is None or match["service"].lower() not in ingress.services:
+            rejected.append(part_type)
+            return Discard()
+        filename = safe_filename(headers.get_filename())
+        sink = Sink(headers, ingress.directory / f"{request_id}-{filename}")
+        chosen.append(sink)
+        return sink
+
+    reader = BoundedReader(handler.rfile, length)
+    try:
+        read_multipart(reader, boundary.encode("latin-1"), open_part)
+    except (Malformed, OSError) as exc:
+        for sink in chosen:
+            sink.close()
+            if sink.path is not None:
+                sink.path.unlink(missing_ok=True)
+        handler.close_connection = True
+        if isinstance(exc, Malformed):
+            with contextlib.suppress(OSError):
+                handler.answer(400, {"error": f"malformed multipart body: {exc}"})
+        else:
+            handler.record(None)
+        return
+    if not chosen:
+        if rejected:
+            handler.answer(415, {"error": f"unsupported content type {rejected[0]!r}"})
+        else:
+            handler.answer(400, {"error": "no part named 'file' or 'upload'"})
+        return
+    sink = chosen[0]
+    assert sink.path is not None
+    if sink.size > ingress.max_body:
+        sink.path.unlink(missing_ok=True)
+        handler.answer(413, {"error": f"payload too large: limit is {ingress.max_body} bytes"})
+        return
+    match = CONTENT_TYPE.match(sink.content_type or "")
+    assert match is not None
+    shown, _ = handler.safe_headers()
+    cert = peer_name(handler.connection)
+    upload = Upload(
+        request_id=request_id,
+        field=str(sink.name),
+        filename=safe_filename(sink.filename),
+        content_type=str(sink.content_type),
+        service=match["service"].lower(),
+        size=sink.size,
+        sha256=sink.digest.hexdigest(),
+        path=sink.path,
+        headers=MappingProxyType(shown),
+        auth=auth or ("cert" if cert else None),
+        principal=principal,
+        client_cert=cert,
+    )
+    ingress._accept(upload)
+    log.info("ingress.received", request_id=request_id, bytes=upload.size, auth=upload.auth)
+    if isinstance(planned, Stall):
+        ingress._pause(planned.seconds)
+    with contextlib.suppress(OSError):
+        handler.answer(
+            202,
+            {
+                "request_id": request_id,
+                "upload": {
+                    "account_number": "0000001",
+                    "org_id": principal if auth == "identity" else "000001",
+                },
+            },
+        )
+
+
+def safe_filename(name: str | None) -> str:
+    """A client's filename reduced to one harmless path component.
+
+    >>> safe_filename("../../etc/pass wd"), safe_filename(None)
+    ('pass_wd', 'upload.tar.gz')
+    """
+    base = os.path.basename((name or "").replace("\\", "/"))
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]", "_", base).lstrip(".")
+    return cleaned or "upload.tar.gz"
