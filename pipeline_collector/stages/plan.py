@@ -153,7 +153,38 @@ def slice_windows(
                 f" {windows[-1].until.isoformat()}"
             )
         windows.append(Window(since=start, until=end))
-    return tuple(windows)
+    return _within(key, windows, since, until, full_sync)
+
+
+def _within(
+    key: str, windows: list[Window], since: datetime, until: datetime, full_sync: bool
+) -> tuple[Window, ...]:
+    """Cut windows to the run's (docs/contract.md, section 2).
+
+    None ends after ``until``, so an entry never records time that was not
+    collected; none starts before ``since``, except in a full sync.
+    """
+    kept: list[Window] = []
+    for w in windows:
+        low = w.since if full_sync else max(w.since, since)
+        high = min(w.until, until)
+        if low >= high:
+            log.warning(
+                "window.dropped",
+                key=key,
+                window=str(w),
+                reason=f"outside the run's window, which ends {until.isoformat()}",
+            )
+            continue
+        if high < w.until or low > w.since:
+            log.warning(
+                "window.clamped",
+                key=key,
+                field="until" if high < w.until else "since",
+                requested=str(w),
+            )
+        kept.append(Window(since=low, until=high))
+    return tuple(kept)
 
 
 def plan(
