@@ -190,7 +190,7 @@ def _member_problems(
         if not name.endswith(".json"):
             continue
         try:
-            parsed[name] = json.loads(data)
+            parsed[name] = json.loads(data, parse_constant=_no_constant)
         except ValueError as e:
             problems.append(f"member {name} is not valid JSON: {e}")
     if "./manifest.json" in parsed:
@@ -199,6 +199,11 @@ def _member_problems(
     if status is not None:
         problems += _status_problems(status, present)
     return problems
+
+
+def _no_constant(name: str) -> Any:
+    """Refuse ``NaN``, ``Infinity`` and ``-Infinity``: Python reads them, JSON has none."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _manifest_problems(manifest: Any, present: set[str]) -> list[str]:

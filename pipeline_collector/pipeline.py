@@ -82,11 +82,12 @@ class Settings:
     parts: Path
     whole: bool  # every collector was asked for, so a clean run moves ``last_gather``
     ahead: int  # tasks handed to the executor before their turn
+    config_size: int = 0  # compressed size of config.json, which rides in every archive
 
     @property
     def max_deflated(self) -> int:
-        """The compressed size one part may reach and still fit an upload."""
-        return self.max_upload_size - RESERVE
+        """The compressed size one part may reach and still fit an upload with config.json."""
+        return self.max_upload_size - RESERVE - self.config_size
 
     @property
     def quiet(self) -> bool:
@@ -424,6 +425,7 @@ def _run(
         discard_parts(config)
         return Run(mode=mode, status="failed", plan=p, collections=(config,), reason=reason)
     book = Bookkeeper(p, current, store if transport is not None else None)
+    settings = attrs.evolve(settings, config_size=config.parts[0].deflated_size)
     try:
         _flow(p, book, settings, config.parts[0], transport, executor)
     finally:

@@ -39,6 +39,7 @@ class Collector:
     slicer: Slicer | None = field(default=None, eq=False, repr=False)
     shipping_group: str = "default"
     full_sync_interval_days: int | None = None
+    none_is_empty: bool = False  # ``None`` from this CSV collector means no data, not a failure
 
     @property
     def filename(self) -> str:

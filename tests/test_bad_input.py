@@ -163,10 +163,21 @@ def _number(**kwargs: Any) -> Any:
     return 42
 
 
+def _nan(**kwargs: Any) -> Any:
+    return {"mean": float("nan")}
+
+
+def _infinity(**kwargs: Any) -> Any:
+    return {"max": [1.0, float("-inf")]}
+
+
 MISBEHAVIOURS: dict[str, tuple[str, Func, str]] = {
     "raises": ("json", _raises, "raised RuntimeError: database went away"),
     "returns None": ("json", _none, "returned None"),
-    "returns no JSON": ("json", _not_json, "not JSON"),
+    "returns no JSON": ("json", _not_json, "not strict JSON"),
+    "returns NaN": ("json", _nan, "NaN and Infinity have no JSON form"),
+    "returns -Infinity": ("json", _infinity, "NaN and Infinity have no JSON form"),
+    "csv returns None": ("csv", _none, "return [] or an empty iterator for no data"),
     "csv raises": ("csv", _raises, "raised RuntimeError: database went away"),
     "yields an int": ("csv", _non_text, "yielded int as record 1"),
     "yields a tuple": ("csv", _tuples, "yielded tuple as record 1"),
@@ -233,13 +244,32 @@ class TestMisbehavingCollector:
         assert bench.run(funcs).status == "ok"
         assert bench.store.load().entries["flaky"] == bench.clock.now
 
-    def test_csv_returning_none_is_empty(self, bench: Bench) -> None:
-        """A CSV collector that returns None has nothing to send: empty, not failed."""
-        switch = {"bad": True}
-        run = bench.run([*bench.base, flaky("csv", _none, switch)])
+    def test_csv_returning_none_is_empty_when_it_says_so(self, bench: Bench) -> None:
+        """With none_is_empty=True, None from a CSV collector is empty, not failed, and moves on."""
+
+        @register("flaky", "1.0", format="csv", none_is_empty=True)
+        def flaky(**kwargs: Any) -> Any:
+            return None
+
+        run = bench.run([*bench.base, flaky])
         assert run.status == "ok"
         [flaky_run] = [c for c in run.collections if c.key == "flaky"]
         assert flaky_run.status == "empty"
+        assert bench.store.load().entries["flaky"] == bench.clock.now
+
+    def test_csv_returning_none_keeps_its_entry(self, bench: Bench) -> None:
+        """None from a CSV collector (a failed query, eda-server style) leaves its entry where it was."""
+        switch = {"bad": False}
+        funcs = [*bench.base, flaky("csv", _none, switch)]
+        assert bench.run(funcs).status == "ok"
+        before = bench.store.load().entries["flaky"]
+        bench.later()
+        switch["bad"] = True
+        run = bench.run(funcs)
+        assert run.status == "partial"
+        assert bench.store.load().entries["flaky"] == before
+        [failure] = run.failures
+        assert failure.key == "flaky" and "returned None" in (failure.error or "")
 
     def test_failed_window_stops_its_key(self, bench: Bench) -> None:
         """A sliced collector failing on one day ships the days before it and none after."""

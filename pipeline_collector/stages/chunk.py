@@ -270,6 +270,13 @@ def split(
                     compressor=compressor,
                 )
             )
+            size = parts[-1].deflated_size
+            if max_deflated is not None and size > max_deflated:
+                raise CollectorError(
+                    f"collector {key!r}: its JSON document compresses to {size} bytes, more"
+                    f" than one upload may carry beside the archive's own members"
+                    f" ({max_deflated}); return less, or raise max_upload_size"
+                )
         elif error is None:
             sources: list[Iterable[Any]] = (
                 [collected.records]

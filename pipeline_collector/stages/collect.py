@@ -102,14 +102,21 @@ def collect(
             if result is None:
                 raise CollectorError(f"collector {collector.key!r} returned None, not a JSON value")
             try:
-                text = json.dumps(result, default=_json_default)
+                text = json.dumps(result, default=_json_default, allow_nan=False)
             except (TypeError, ValueError) as e:
                 raise CollectorError(
-                    f"collector {collector.key!r} returned a value that is not JSON: {e}"
+                    f"collector {collector.key!r} returned a value that is not strict JSON"
+                    f" ({e}; NaN and Infinity have no JSON form: send null or a string)"
                 ) from None
             return attrs.evolve(base, document=text.encode("utf-8"))
         if result is None:
-            return attrs.evolve(base, files=())
+            if collector.none_is_empty:
+                return attrs.evolve(base, files=())
+            raise CollectorError(
+                f"collector {collector.key!r} returned None, which counts as a failed window"
+                " (services return None when their query fails); return [] or an empty"
+                " iterator for no data, or register it with none_is_empty=True"
+            )
         paths = _paths(result)
         if paths is not None:
             return attrs.evolve(base, files=paths)

@@ -33,7 +33,10 @@ _FIELDS = (
     "fnc_slicing",
     "shipping_group",
     "full_sync_interval_days",
+    "none_is_empty",
 )
+# Members every archive has of its own: no collector may produce one of these names.
+RESERVED = frozenset({"config", "manifest", "data_collection_status"})
 
 log = logger("discover")
 
@@ -47,8 +50,12 @@ def register(
     fnc_slicing: Slicer | None = None,
     shipping_group: str = "default",
     full_sync_interval_days: int | None = None,
+    none_is_empty: bool = False,
 ) -> Callable[[F], F]:
     """Mark a function as a collector; the keyword names are the old ones.
+
+    ``none_is_empty=True`` says that ``None`` from this CSV collector means
+    "no data"; by default it is a failure of the window (docs/contract.md, 1).
 
     >>> @register("config", "1.0", config=True)
     ... def config(**kwargs): return {"version": "2.4"}
@@ -64,6 +71,7 @@ def register(
         fnc_slicing,
         shipping_group,
         full_sync_interval_days,
+        none_is_empty,
     )
 
     def decorate(func: F) -> F:
@@ -99,6 +107,11 @@ def read(func: Callable[..., Any]) -> Collector:
     if fmt not in FORMATS:
         raise ConfigurationError(f"collector {key!r}: format {fmt!r} must be one of {FORMATS}")
     is_config = bool(get("config", False))
+    if not is_config and key in RESERVED:
+        raise ConfigurationError(
+            f"collector {key!r}: the key is reserved, every archive has a ./{key} member of its"
+            f" own; choose another key (reserved: {sorted(RESERVED)})"
+        )
     if is_config and fmt != "json":
         raise ConfigurationError(f"collector {key!r}: the config collector must be json")
     slicer = get("fnc_slicing")
@@ -122,6 +135,7 @@ def read(func: Callable[..., Any]) -> Collector:
         slicer=slicer,
         shipping_group=group,
         full_sync_interval_days=days,
+        none_is_empty=bool(get("none_is_empty", False)),
     )
 
 
