@@ -41,7 +41,6 @@ from .records import (
     Task,
     Window,
 )
-from .s3 import S3Transport
 from .ship import ship
 from .stores import JsonFileStore, PostgresStore, SqliteStore
 from .transports import (
@@ -54,6 +53,7 @@ from .transports import (
     IdentityAuth,
     OAuth2ClientCredentials,
     RetryPolicy,
+    S3Transport,
 )
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from pipeline_collector.errors import ConfigurationError, ShipError
 from pipeline_collector.protocols import Transport
 from pipeline_collector.records import Archive, Batch
-from pipeline_collector.s3 import S3Transport
+from pipeline_collector.transports import S3Transport
 
 KEY_ID, SECRET = "AKIAEXAMPLEKEY", "s3-secret-never-shown"
 REGION = "us-east-1"

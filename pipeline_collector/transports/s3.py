@@ -14,9 +14,9 @@ from typing import Any, Literal
 import structlog
 from attrs import field, frozen
 
-from .errors import ConfigurationError, ShipError
-from .records import Archive, Receipt
-from .transports import _next_number, _safe_name, file_sha256
+from ..errors import ConfigurationError, ShipError
+from ..records import Archive, Receipt
+from .naming import file_sha256, next_number, safe_name
 
 __all__ = ["S3Transport"]
 
@@ -99,7 +99,7 @@ class S3Transport:
 
     def key_for(self, archive: Archive) -> str:
         """The object key an archive is stored under."""
-        return self.prefix + _safe_name(archive.name)
+        return self.prefix + safe_name(archive.name)
 
     def _client(self) -> Any:
         if self.client is not None:
@@ -168,7 +168,7 @@ class S3Transport:
                 # Another archive of the same name (an earlier run ending in the
                 # same second): never overwrite it, take the next free number.
                 folder, _, name = key.rpartition("/")
-                key = f"{folder}/{_next_number(name)}" if folder else _next_number(name)
+                key = f"{folder}/{next_number(name)}" if folder else next_number(name)
                 location = f"s3://{self.bucket}/{key}"
                 log = _log.bind(archive=archive.name, location=location)
             self._client().upload_file(
