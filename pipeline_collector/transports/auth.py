@@ -3,7 +3,8 @@ identity header or OAuth2 client credentials.
 
 Each is a frozen record that fits the ``Auth`` Protocol: asked before every
 attempt, it returns the ``Credentials`` to send and the secrets to keep out of
-anything shown.  Only the OAuth2 token cache changes, behind a lock.
+anything shown.  Only the OAuth2 token cache changes, behind a lock; its
+token request goes through the transport's own sender.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
+from urllib.parse import urlencode
 
-import requests
-import structlog
 from attrs import field, frozen
 
 from ..errors import ShipError
+from ..log import logger
+from ..protocols import Auth
+from .messages import Bytes, Request, Send, SendError, is_header_value
 from .redact import check_url, excerpt, show_url
 from .retry import RETRY_STATUSES
 
@@ -34,27 +36,16 @@ __all__ = [
     "Credentials",
     "IdentityAuth",
     "OAuth2ClientCredentials",
-    "Post",
 ]
 
-_http_log = structlog.get_logger("pipeline_collector.transports", component="http")
-
-Post = Callable[..., "requests.Response"]
-"""``session.post`` with the transport's verification, proxy and timeouts bound."""
+_log = logger("ship")
 
 RHSM_CERT = "/etc/pki/consumer/cert.pem"
 RHSM_KEY = "/etc/pki/consumer/key.pem"
 
-_HEADER_VALUE = re.compile(r"^[^\r\n\x00]*$")
 
-
-def _as_given(request: Any) -> Any:
-    """A requests auth hook that changes nothing.
-
-    Passing it keeps requests from adding credentials of its own from
-    ``~/.netrc`` over the ones an ``Auth`` object chose.
-    """
-    return request
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 @frozen(kw_only=True)
@@ -70,26 +61,6 @@ class Credentials:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
-@runtime_checkable
-class Auth(Protocol):
-    """Protocol: how an ``HttpTransport`` proves who it is.
-
-    ``prepare`` is called before every attempt and returns the headers and
-    client certificate to use (it may fetch a token through ``post``).
-    ``on_unauthorized`` is called once after a 401: it forgets cached
-    credentials and says whether one more attempt could succeed.
-    ``needs_tls`` says whether the credentials must never travel over plain
-    ``http://``.
-    """
-
-    @property
-    def needs_tls(self) -> bool: ...
-
-    def prepare(self, post: Post) -> Credentials: ...
-
-    def on_unauthorized(self) -> bool: ...
-
-
 @frozen(kw_only=True)
 class BasicAuth:
     """HTTP basic user and password (the classic Red Hat account login)."""
@@ -101,8 +72,8 @@ class BasicAuth:
     def needs_tls(self) -> bool:
         return True
 
-    def prepare(self, post: Post) -> Credentials:
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode("ascii")
+    def prepare(self, send: Send) -> Credentials:
+        token = _basic(self.user, self.password)
         return Credentials(
             headers={"Authorization": f"Basic {token}"},
             secrets=(self.password, token),
@@ -126,7 +97,7 @@ class ClientCertAuth:
     def needs_tls(self) -> bool:
         return True
 
-    def prepare(self, post: Post) -> Credentials:
+    def prepare(self, send: Send) -> Credentials:
         for path in (self.cert, self.key):
             if path is not None and not os.path.isfile(path):
                 raise ShipError(f"client certificate file not found: {path}")
@@ -168,7 +139,7 @@ class IdentityAuth:
     def needs_tls(self) -> bool:
         return False
 
-    def prepare(self, post: Post) -> Credentials:
+    def prepare(self, send: Send) -> Credentials:
         return Credentials(headers={"x-rh-identity": self.identity}, secrets=(self.identity,))
 
     def on_unauthorized(self) -> bool:
@@ -219,10 +190,10 @@ class OAuth2ClientCredentials:
         """How many tokens were fetched so far (the cache at work)."""
         return self._cache.fetched
 
-    def prepare(self, post: Post) -> Credentials:
+    def prepare(self, send: Send) -> Credentials:
         with self._cache.lock:
             if self._cache.token is None or self.monotonic() >= self._cache.refresh_at:
-                self._fetch(post)
+                self._fetch(send)
             token = self._cache.token
         assert token is not None
         return Credentials(
@@ -236,41 +207,51 @@ class OAuth2ClientCredentials:
             self._cache.refresh_at = 0.0
         return True
 
-    def _fetch(self, post: Post) -> None:
-        data = {"grant_type": "client_credentials"}
+    def token_request(self) -> Request:
+        """The ``client_credentials`` grant request (sent with the transport's settings)."""
+        form = {"grant_type": "client_credentials"}
         if self.scope:
-            data["scope"] = self.scope
-        auth: tuple[str, str] | Callable[[Any], Any] = _as_given
+            form["scope"] = self.scope
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
         if self.client_auth == "basic":
-            auth = (self.client_id, self.client_secret)
+            headers["Authorization"] = f"Basic {_basic(self.client_id, self.client_secret)}"
         else:
-            data |= {"client_id": self.client_id, "client_secret": self.client_secret}
+            form |= {"client_id": self.client_id, "client_secret": self.client_secret}
+        return Request(
+            method="POST",
+            url=self.token_url,
+            headers=headers,
+            body=Bytes(urlencode(form).encode()),
+        )
+
+    def _fetch(self, send: Send) -> None:
         where = show_url(self.token_url)
         started = self.monotonic()
         try:
-            response = post(self.token_url, data=data, auth=auth)
-        except requests.RequestException as exc:
+            response = send(self.token_request())
+        except SendError as exc:
+            raise ShipError(f"token endpoint {where} unreachable: {exc}", retryable=True) from None
+        secrets = (self.client_secret, _basic(self.client_id, self.client_secret))
+        if not 200 <= response.status < 300:
             raise ShipError(
-                f"token endpoint {where} unreachable: {type(exc).__name__}", retryable=True
-            ) from None
-        secrets = (self.client_secret,)
-        if not 200 <= response.status_code < 300:
-            raise ShipError(
-                f"token endpoint {where} answered {response.status_code}: "
-                f"{excerpt(response.content, secrets)}",
-                status=response.status_code,
-                retryable=response.status_code in RETRY_STATUSES,
+                f"token endpoint {where} answered {response.status}: "
+                f"{excerpt(response.body, secrets)}",
+                status=response.status,
+                retryable=response.status in RETRY_STATUSES,
             )
         try:
             answer = response.json()
             token = answer["access_token"]
             expires_in = float(answer.get("expires_in") or self.default_expires_in)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise ShipError(f"token endpoint {where} answered without an access_token") from None
-        if not isinstance(token, str) or not token or not _HEADER_VALUE.match(token):
+        if not isinstance(token, str) or not token or not is_header_value(token):
             raise ShipError(f"token endpoint {where} answered an unusable access_token")
         margin = min(self.leeway, expires_in / 2)
         self._cache.token = token
         self._cache.refresh_at = started + expires_in - margin
         self._cache.fetched += 1
-        _http_log.debug("token.fetched", token_url=where, expires_in=expires_in)
+        _log.debug("token.fetched", token_url=where, expires_in=expires_in)

@@ -1,52 +1,50 @@
-"""POST archives to an ingress as ``multipart/form-data``, streamed from disk."""
+"""POST archives to an ingress as ``multipart/form-data``, streamed from disk.
+
+``HttpTransport`` decides (what to send, whether to retry, refresh a token or
+give up); its ``Sender`` only puts one request on the wire.  The default
+sender uses ``requests``; a test passes ``testing.MockSender`` instead.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-import threading
 import time
 import types
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urljoin
 
+import attrs
 import requests
 import structlog
 from attrs import field, frozen
 
 from ..errors import ConfigurationError, ShipError
+from ..protocols import Auth, Sender
 from ..records import Archive, Receipt
-from .auth import Auth, Credentials, Post, _as_given
-from .multipart import MultipartBody, _Stream
+from .auth import Credentials
+from .messages import NoAnswer, Request, Response, SendError, TlsFailure, is_header_value
+from .multipart import MultipartBody
 from .redact import check_url, excerpt, show_headers, show_proxy, show_url, strip_userinfo
 from .retry import RetryPolicy, parse_retry_after
+from .sender import RequestsSender
 
 __all__ = ["HttpTransport"]
 
 _http_log = structlog.get_logger("pipeline_collector.transports", component="http")
 
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
-_HEADER_VALUE = re.compile(r"^[^\r\n\x00]*$")
 
-
-def _excerpt(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
-    try:
-        return excerpt(response.content, secrets)
-    except requests.RequestException:
-        return "(no readable body)"
-
-
-class _SessionBox:
-    """Holds the lazily created session of a frozen transport."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.session: requests.Session | None = None
-
-    def __repr__(self) -> str:
-        return "<session>"
+_STATUS_MEANING = {
+    400: "bad request",
+    401: "not authorized: check the credentials",
+    403: "forbidden: the credentials lack the right",
+    404: "no such ingress endpoint: check the URL",
+    413: "too large for the ingress",
+    415: "unsupported content type: check the service's registered type",
+}
 
 
 def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -55,8 +53,27 @@ def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
 
 def _validate_headers(_: object, __: object, value: Mapping[str, str]) -> None:
     for name, item in value.items():
-        if not _HEADER_VALUE.match(name) or not _HEADER_VALUE.match(item) or not name:
+        if not name or not is_header_value(name) or not is_header_value(item):
             raise ConfigurationError(f"header {name!r} has a line break or is empty")
+
+
+def _default_sender(transport: HttpTransport) -> RequestsSender:
+    return RequestsSender(session=transport.session)
+
+
+def _answer_fields(response: Response) -> tuple[str | None, str | None]:
+    """The ingress's ``request_id`` and ``upload`` value, when its answer has them."""
+    try:
+        answer: Any = response.json()
+    except ValueError:
+        return None, None
+    if not isinstance(answer, dict):
+        return None, None
+    request_id = None if answer.get("request_id") is None else str(answer["request_id"])
+    upload = answer.get("upload")
+    if upload is None or isinstance(upload, str):
+        return request_id, upload
+    return request_id, json.dumps(upload, sort_keys=True, separators=(",", ":"))
 
 
 @frozen(kw_only=True)
@@ -68,6 +85,8 @@ class HttpTransport:
     and 5xx are retried by ``retry`` (the body is re-read from the start each
     time); other refusals raise ``ShipError`` at once.  Redirects are not
     followed: credentials must reach only the host they were meant for.
+    ``sender`` puts requests on the wire (uploads and token requests alike);
+    by default a ``requests`` session, ``session`` when one is given.
     """
 
     url: str
@@ -87,9 +106,15 @@ class HttpTransport:
     field_name: str = "file"
     chunk_size: int = 256 * 1024
     session: requests.Session | None = field(default=None, eq=False, repr=False)
+    sender: Sender | None = field(default=None, eq=False, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, eq=False, repr=False)
     monotonic: Callable[[], float] = field(default=time.monotonic, eq=False, repr=False)
-    _box: _SessionBox = field(factory=_SessionBox, init=False, eq=False, repr=False)
+    _own: RequestsSender = field(
+        default=attrs.Factory(_default_sender, takes_self=True),
+        init=False,
+        eq=False,
+        repr=False,
+    )
 
     def __attrs_post_init__(self) -> None:
         needs_tls = self.auth is not None and self.auth.needs_tls
@@ -105,23 +130,12 @@ class HttpTransport:
             raise ConfigurationError(f"CA bundle not found: {self.verify}")
         if self.chunk_size <= 0:
             raise ConfigurationError(f"chunk_size must be positive, got {self.chunk_size}")
-
-    # -- session -----------------------------------------------------------
-
-    def _session(self) -> requests.Session:
-        if self.session is not None:
-            return self.session
-        with self._box.lock:
-            if self._box.session is None:
-                self._box.session = requests.Session()
-            return self._box.session
+        if self.sender is not None and self.session is not None:
+            raise ConfigurationError("give HttpTransport a session or a sender, not both")
 
     def close(self) -> None:
         """Close the session this transport created (a given one is left open)."""
-        with self._box.lock:
-            if self._box.session is not None:
-                self._box.session.close()
-                self._box.session = None
+        self._own.close()
 
     def __enter__(self) -> HttpTransport:
         return self
@@ -129,17 +143,11 @@ class HttpTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _post(self) -> Post:
-        proxies = {"http": self.proxy, "https": self.proxy} if self.proxy else None
-        return functools.partial(
-            self._session().post,
-            timeout=self.timeout,
-            verify=self.verify,
-            proxies=proxies,
-            allow_redirects=False,
-        )
-
-    # -- sending -----------------------------------------------------------
+    def _send(self, request: Request) -> Response:
+        """Send with this transport's sender, TLS, proxy and timeouts."""
+        sender: Sender = self.sender if self.sender is not None else self._own
+        prepared = attrs.evolve(request, verify=self.verify, proxy=self.proxy, timeout=self.timeout)
+        return sender.send(prepared)
 
     def send(self, archive: Archive) -> Receipt:
         """Upload one archive, retrying what is worth retrying; see the class docstring."""
@@ -155,7 +163,6 @@ class HttpTransport:
             chunk_size=self.chunk_size,
         )
         where = show_url(self.url)
-        post = self._post()
         retry = self.retry
         attempts = 0
         refreshed = False
@@ -164,23 +171,21 @@ class HttpTransport:
         while True:
             attempts += 1
             log.info("ship.attempt", attempt=attempts, bytes=archive.size)
-            secrets_: tuple[str, ...] = tuple(self.headers.values())
+            secrets: tuple[str, ...] = tuple(self.headers.values())
             retry_after: float | None = None
-            stream: _Stream | None = None
             try:
-                creds = self.auth.prepare(post) if self.auth is not None else Credentials()
-                secrets_ += creds.secrets
+                creds = self.auth.prepare(self._send) if self.auth is not None else Credentials()
+                secrets += creds.secrets
                 headers = {
                     **self.headers,
                     **creds.headers,
                     "Content-Type": body.header,
                     "Accept": "application/json",
                 }
-                stream = body.open()
-                with stream:
-                    response = post(
-                        self.url, data=stream, headers=headers, cert=creds.cert, auth=_as_given
-                    )
+                request = Request(
+                    method="POST", url=self.url, headers=headers, body=body, cert=creds.cert
+                )
+                response = self._send(request)
             except ShipError as exc:
                 if not exc.retryable:
                     exc.attempts = attempts
@@ -189,35 +194,28 @@ class HttpTransport:
                     raise
                 reason = str(exc)
                 status: int | None = exc.status
-            except requests.exceptions.SSLError as exc:
-                message = f"TLS failure talking to {where}: {_tls_reason(exc)}"
+            except TlsFailure as exc:
+                message = f"TLS failure talking to {where}: {exc}"
                 log.warning("ship.refused", attempts=attempts, error=message)
                 raise ShipError(
                     message, attempts=attempts, maybe_delivered=maybe_delivered
                 ) from None
-            except (
-                requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                lost_answer = (stream is not None and stream.sent_all) and not isinstance(
-                    exc, requests.exceptions.ConnectTimeout
-                )
-                maybe_delivered = maybe_delivered or lost_answer
+            except NoAnswer as exc:
+                maybe_delivered = maybe_delivered or exc.body_sent
                 reason = (
-                    f"no answer after the body was sent ({type(exc).__name__})"
-                    if lost_answer
-                    else f"{type(exc).__name__} before the body was sent"
+                    f"no answer after the body was sent ({exc})"
+                    if exc.body_sent
+                    else f"{exc} before the body was sent"
                 )
                 status = None
-            except requests.RequestException as exc:
-                message = f"could not send {name} to {where}: {type(exc).__name__}"
+            except SendError as exc:
+                message = f"could not send {name} to {where}: {exc}"
                 log.warning("ship.refused", attempts=attempts, error=message)
                 raise ShipError(
                     message, attempts=attempts, maybe_delivered=maybe_delivered
                 ) from None
             else:
-                status = response.status_code
+                status = response.status
                 if 200 <= status < 300:
                     return self._receipt(archive, response, attempts, started, log, maybe_delivered)
                 if status == 401 and self.auth is not None and not refreshed:
@@ -226,9 +224,9 @@ class HttpTransport:
                         log.info("ship.retry", attempt=attempts, status=status, delay=0.0)
                         continue
                 if not retry.is_retryable(status):
-                    raise self._refused(response, name, attempts, maybe_delivered, secrets_, log)
-                reason = f"{status} {_excerpt(response, secrets_)}"
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    raise self._refused(response, name, attempts, maybe_delivered, secrets, log)
+                reason = f"{status} {excerpt(response.body, secrets)}"
+                retry_after = parse_retry_after(response.header("Retry-After"))
             retry = retry.increment(reason)
             delay = retry.delay(retry_after)
             elapsed = self.monotonic() - started
@@ -260,30 +258,17 @@ class HttpTransport:
     def _receipt(
         self,
         archive: Archive,
-        response: requests.Response,
+        response: Response,
         attempts: int,
         started: float,
         log: structlog.typing.FilteringBoundLogger,
         lost_answer: bool = False,
     ) -> Receipt:
-        request_id: str | None = None
-        location: str | None = None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if isinstance(answer, dict):
-            if answer.get("request_id") is not None:
-                request_id = str(answer["request_id"])
-            upload = answer.get("upload")
-            if isinstance(upload, str):
-                location = upload
-            elif upload is not None:
-                location = json.dumps(upload, sort_keys=True, separators=(",", ":"))
+        request_id, location = _answer_fields(response)
         elapsed = self.monotonic() - started
         log.info(
             "ship.accepted",
-            status=response.status_code,
+            status=response.status,
             attempts=attempts,
             request_id=request_id,
             elapsed=round(elapsed, 3),
@@ -293,7 +278,7 @@ class HttpTransport:
             archive=archive.name,
             sha256=archive.sha256,
             destination="http",
-            status=response.status_code,
+            status=response.status,
             attempts=attempts,
             elapsed=elapsed,
             request_id=request_id,
@@ -303,43 +288,26 @@ class HttpTransport:
 
     def _refused(
         self,
-        response: requests.Response,
+        response: Response,
         name: str,
         attempts: int,
         maybe_delivered: bool,
-        secrets_: tuple[str, ...],
+        secrets: tuple[str, ...],
         log: structlog.typing.FilteringBoundLogger,
     ) -> ShipError:
-        status = response.status_code
-        excerpt = _excerpt(response, secrets_)
+        status = response.status
+        text = excerpt(response.body, secrets)
         if 300 <= status < 400:
-            target = response.headers.get("Location")
+            target = response.header("Location")
             shown = show_url(urljoin(self.url, target)) if target else "nowhere"
             what = f"a redirect to {shown}, which is not followed"
         else:
             what = _STATUS_MEANING.get(status, response.reason or "refused")
-        log.warning("ship.refused", attempts=attempts, status=status, error=excerpt)
+        log.warning("ship.refused", attempts=attempts, status=status, error=text)
         return ShipError(
-            f"{show_url(self.url)} refused {name}: {status} ({what}): {excerpt}",
+            f"{show_url(self.url)} refused {name}: {status} ({what}): {text}",
             status=status,
             attempts=attempts,
             retryable=False,
             maybe_delivered=maybe_delivered,
         )
-
-
-_STATUS_MEANING = {
-    400: "bad request",
-    401: "not authorized: check the credentials",
-    403: "forbidden: the credentials lack the right",
-    404: "no such ingress endpoint: check the URL",
-    413: "too large for the ingress",
-    415: "unsupported content type: check the service's registered type",
-}
-
-
-def _tls_reason(exc: Exception) -> str:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "certificate verification failed (unknown CA or wrong host name)"
-    return "handshake failed"

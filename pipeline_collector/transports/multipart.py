@@ -78,10 +78,6 @@ class _Stream:
     def __init__(self, body: MultipartBody) -> None:
         self._body = body
         self._file = body.path.open("rb")
-        self.sent_all = False
-
-    def __len__(self) -> int:
-        return self._body.length
 
     def __iter__(self) -> Iterator[bytes]:
         body = self._body
@@ -99,7 +95,6 @@ class _Stream:
                 f"{body.path.name} changed on disk: it no longer matches its archive record"
             )
         yield body.tail
-        self.sent_all = True
 
     def close(self) -> None:
         self._file.close()
