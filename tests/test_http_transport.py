@@ -28,6 +28,7 @@ from pipeline_collector.errors import ConfigurationError, ShipError
 from pipeline_collector.ingress import Drop, Fail, IngressServer, Redirect, Stall
 from pipeline_collector.protocols import Transport
 from pipeline_collector.records import Archive, Batch
+from pipeline_collector.ship import ship
 from pipeline_collector.transports import (
     Auth,
     BasicAuth,
@@ -929,6 +930,9 @@ class TestSecrets:
                     tr.send(archive)
                 errors.append(str(info.value))
                 errors.append(repr(info.value))
+                srv.script([Fail(400, body=f"bad {secrets_in_play} custom-secret-value")])
+                failed = ship(tr, archive)
+                errors.append(repr(failed))
                 tr.send(archive)
             srv.revoke_tokens()
             oauth_tr = transport(srv, sleeps, auth=oauth, allow_insecure=True)
@@ -949,21 +953,23 @@ class TestLogs:
         """A retried upload logs ship.attempt twice, ship.retry with status and delay, ship.accepted."""
         server.script([Fail(503)])
         with capture_logs() as logs:
-            transport(server, sleeps).send(archive)
+            assert ship(transport(server, sleeps), archive).ok
         names = [e["event"] for e in logs if e["event"].startswith("ship.")]
         assert names == ["ship.attempt", "ship.retry", "ship.attempt", "ship.accepted"]
         retry = next(e for e in logs if e["event"] == "ship.retry")
         assert retry["status"] == 503 and retry["delay"] == 0.5
         accepted = next(e for e in logs if e["event"] == "ship.accepted")
         assert accepted["attempts"] == 2 and accepted["archive"] == archive.name
-        assert all(e.get("component") == "http" for e in logs if e["event"].startswith("ship."))
+        assert all(e.get("stage") == "ship" for e in logs if e["event"].startswith("ship."))
+        assert not any("component" in e for e in logs if e["event"].startswith("ship."))
 
     def test_refusal_is_logged(
         self, server: IngressServer, sleeps: Sleeps, archive: Archive
     ) -> None:
-        """A refused upload logs ship.refused with the status."""
+        """A refused upload logs ship.refused with the status, once."""
         server.script([Fail(413)])
-        with capture_logs() as logs, pytest.raises(ShipError):
-            transport(server, sleeps).send(archive)
+        with capture_logs() as logs:
+            assert not ship(transport(server, sleeps), archive).ok
         refused = [e for e in logs if e["event"] == "ship.refused"]
         assert refused and refused[0]["status"] == 413
+        assert len(refused) == 1

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import structlog
 from attrs import field, frozen
 
 from ..errors import ConfigurationError, ShipError
+from ..log import logger
 from ..records import Archive, Receipt
 from .naming import CHUNK, file_sha256, next_number, safe_name
 
@@ -27,7 +27,7 @@ __all__ = ["DirectoryTransport"]
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
-_dir_log = structlog.get_logger("pipeline_collector.transports", component="directory")
+_log = logger("ship")
 
 
 def _utcnow() -> datetime:
@@ -120,6 +120,8 @@ class DirectoryTransport:
 
     def _send(self, archive: Archive) -> Receipt:
         started = time.monotonic()
+        log = _log.bind(archive=archive.name, destination="dir")
+        log.info("ship.attempt", attempt=1, bytes=archive.size, root=str(self.root))
         name = safe_name(archive.name)
         now = self.clock()
         if now.tzinfo is None:
@@ -139,7 +141,7 @@ class DirectoryTransport:
                 and not target.is_symlink()
                 and file_sha256(target) == archive.sha256
             ):
-                _dir_log.info("ship.already_there", archive=name, location=str(target))
+                log.info("ship.already_there", location=str(target))
                 return Receipt(
                     archive=name,
                     sha256=archive.sha256,
@@ -177,7 +179,6 @@ class DirectoryTransport:
             raise
         _fsync_dir(real_folder)
         elapsed = time.monotonic() - started
-        _dir_log.info("ship.accepted", archive=name, location=str(target), bytes=size)
         return Receipt(
             archive=name,
             sha256=copied,

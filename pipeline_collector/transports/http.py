@@ -18,10 +18,10 @@ from urllib.parse import urljoin
 
 import attrs
 import requests
-import structlog
 from attrs import field, frozen
 
 from ..errors import ConfigurationError, ShipError
+from ..log import logger
 from ..protocols import Auth, Sender
 from ..records import Archive, Receipt
 from .auth import Credentials
@@ -33,7 +33,7 @@ from .sender import RequestsSender
 
 __all__ = ["HttpTransport"]
 
-_http_log = structlog.get_logger("pipeline_collector.transports", component="http")
+_log = logger("ship")
 
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
 
@@ -167,7 +167,7 @@ class HttpTransport:
         attempts = 0
         refreshed = False
         maybe_delivered = False
-        log = _http_log.bind(archive=name, url=where)
+        log = _log.bind(archive=name, destination="http", url=where)
         while True:
             attempts += 1
             log.info("ship.attempt", attempt=attempts, bytes=archive.size)
@@ -190,15 +190,14 @@ class HttpTransport:
                 if not exc.retryable:
                     exc.attempts = attempts
                     exc.maybe_delivered = exc.maybe_delivered or maybe_delivered
-                    log.warning("ship.refused", attempts=attempts, error=str(exc))
                     raise
                 reason = str(exc)
                 status: int | None = exc.status
             except TlsFailure as exc:
-                message = f"TLS failure talking to {where}: {exc}"
-                log.warning("ship.refused", attempts=attempts, error=message)
                 raise ShipError(
-                    message, attempts=attempts, maybe_delivered=maybe_delivered
+                    f"TLS failure talking to {where}: {exc}",
+                    attempts=attempts,
+                    maybe_delivered=maybe_delivered,
                 ) from None
             except NoAnswer as exc:
                 maybe_delivered = maybe_delivered or exc.body_sent
@@ -209,22 +208,22 @@ class HttpTransport:
                 )
                 status = None
             except SendError as exc:
-                message = f"could not send {name} to {where}: {exc}"
-                log.warning("ship.refused", attempts=attempts, error=message)
                 raise ShipError(
-                    message, attempts=attempts, maybe_delivered=maybe_delivered
+                    f"could not send {name} to {where}: {exc}",
+                    attempts=attempts,
+                    maybe_delivered=maybe_delivered,
                 ) from None
             else:
                 status = response.status
                 if 200 <= status < 300:
-                    return self._receipt(archive, response, attempts, started, log, maybe_delivered)
+                    return self._receipt(archive, response, attempts, started, maybe_delivered)
                 if status == 401 and self.auth is not None and not refreshed:
                     refreshed = True
                     if self.auth.on_unauthorized():
                         log.info("ship.retry", attempt=attempts, status=status, delay=0.0)
                         continue
                 if not retry.is_retryable(status):
-                    raise self._refused(response, name, attempts, maybe_delivered, secrets, log)
+                    raise self._refused(response, name, attempts, maybe_delivered, secrets)
                 reason = f"{status} {excerpt(response.body, secrets)}"
                 retry_after = parse_retry_after(response.header("Retry-After"))
             retry = retry.increment(reason)
@@ -238,13 +237,6 @@ class HttpTransport:
                 )
                 if maybe_delivered:
                     message += "; it may have arrived anyway"
-                log.warning(
-                    "ship.refused",
-                    attempts=attempts,
-                    status=status,
-                    error=reason,
-                    maybe_delivered=maybe_delivered,
-                )
                 raise ShipError(
                     message,
                     status=status,
@@ -261,19 +253,10 @@ class HttpTransport:
         response: Response,
         attempts: int,
         started: float,
-        log: structlog.typing.FilteringBoundLogger,
-        lost_answer: bool = False,
+        lost_answer: bool,
     ) -> Receipt:
         request_id, location = _answer_fields(response)
         elapsed = self.monotonic() - started
-        log.info(
-            "ship.accepted",
-            status=response.status,
-            attempts=attempts,
-            request_id=request_id,
-            elapsed=round(elapsed, 3),
-            maybe_duplicated=lost_answer,
-        )
         return Receipt(
             archive=archive.name,
             sha256=archive.sha256,
@@ -293,7 +276,6 @@ class HttpTransport:
         attempts: int,
         maybe_delivered: bool,
         secrets: tuple[str, ...],
-        log: structlog.typing.FilteringBoundLogger,
     ) -> ShipError:
         status = response.status
         text = excerpt(response.body, secrets)
@@ -303,7 +285,6 @@ class HttpTransport:
             what = f"a redirect to {shown}, which is not followed"
         else:
             what = _STATUS_MEANING.get(status, response.reason or "refused")
-        log.warning("ship.refused", attempts=attempts, status=status, error=text)
         return ShipError(
             f"{show_url(self.url)} refused {name}: {status} ({what}): {text}",
             status=status,
