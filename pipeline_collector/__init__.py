@@ -38,7 +38,6 @@ from .records import (
     Task,
     Window,
 )
-from .s3 import S3Transport
 from .stages.archive import write_archive
 from .stages.chunk import cut, split
 from .stages.collect import collect, csv_lines
@@ -57,6 +56,7 @@ from .transports import (
     IdentityAuth,
     OAuth2ClientCredentials,
     RetryPolicy,
+    S3Transport,
 )
 
 __version__ = "0.1.0"

@@ -566,7 +566,7 @@ def build_transport(
 
         return DirectoryTransport(Path(o["dir"])), f"directory {o['dir']}"
     if chosen[0] == "s3_bucket":
-        from .s3 import S3Transport
+        from .transports import S3Transport
 
         endpoint = o.get("s3_endpoint")
         if endpoint:

@@ -1,7 +1,7 @@
 """Progress of a run, told from the pipeline's own log events.
 
 The stages never print: they log events (``collection.done``,
-``archive.shipped``...).  ``Progress`` is a structlog processor that counts
+``ship.accepted``...).  ``Progress`` is a structlog processor that counts
 them as they pass, so a command line can draw a live status line on a
 terminal (``Screen``), or log a ``progress`` event every few seconds when
 nobody watches (``Ticker``), and print a table per collection at the end
@@ -142,11 +142,11 @@ _STEPS: dict[str, Callable[[Tally, MutableMapping[str, Any]], Tally]] = {
     "archive.written": lambda t, e: attrs.evolve(
         t, archives=t.archives + 1, archive_bytes=t.archive_bytes + _num(e, "bytes")
     ),
-    "archive.shipped": lambda t, e: attrs.evolve(
+    "ship.accepted": lambda t, e: attrs.evolve(
         t, shipped=t.shipped + 1, shipped_bytes=t.shipped_bytes + _num(e, "bytes")
     ),
-    "archive.refused": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
-    "archive.corrupted": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
+    "ship.refused": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
+    "ship.corrupted": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
     "archive.held_back": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
 }
 

@@ -3,8 +3,9 @@
 ``FakeTransport`` keeps what it was sent and answers or fails where told,
 ``MemoryStore`` keeps state in memory, ``FakeLock`` is a lock that can be
 held by someone else and notes whether it was held while something ran,
-``FrozenClock`` is a clock that moves only when told, and ``IngressServer``
-is a real local ingress with scripted failures.
+``FrozenClock`` is a clock that moves only when told, ``IngressServer`` is a
+real local ingress with scripted failures, and ``MockSender`` turns a plain
+function into an ``HttpTransport`` sender.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "FrozenClock",
     "IngressServer",
     "MemoryStore",
+    "MockSender",
     "Redirect",
     "Sent",
     "Stall",
@@ -206,3 +208,41 @@ class FrozenClock:
 
     def set(self, now: datetime) -> None:
         self.now = now
+
+
+# -- MockSender: an HttpTransport sender made of a plain function ---------------
+
+from .transports.messages import Bytes, NoAnswer, Request, Response  # noqa: E402
+
+
+@attrs.define
+class MockSender:
+    """An ``HttpTransport`` sender made of a plain function ``request -> response``.
+
+    Each request's body is read whole first, as a server would receive it (so
+    an archive that changed on disk fails just as on the wire); the handler
+    then gets the request with that body in memory (``request.read()``).  A
+    handler may raise ``ConnectionError`` or ``TimeoutError`` to lose the
+    connection after the body went out, ``ConnectionRefusedError`` to fail
+    before it did, or ``NoAnswer`` to say which itself.  ``requests`` keeps
+    every request handed to the handler.
+
+    >>> sender = MockSender(lambda request: Response(status=202, body=request.read()))
+    >>> sender.send(Request(method="POST", url="https://x.test/up", body=Bytes(b"hi"))).body
+    b'hi'
+    """
+
+    handler: Callable[[Request], Response]
+    requests: list[Request] = attrs.field(factory=list, repr=False)
+
+    def send(self, request: Request) -> Response:
+        with request.body.open() as chunks:
+            data = b"".join(chunks)
+        seen = attrs.evolve(request, body=Bytes(data))
+        self.requests.append(seen)
+        try:
+            return self.handler(seen)
+        except ConnectionRefusedError as exc:
+            raise NoAnswer(type(exc).__name__, body_sent=False) from None
+        except (ConnectionError, TimeoutError) as exc:
+            raise NoAnswer(type(exc).__name__, body_sent=True) from None

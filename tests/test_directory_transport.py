@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from pipeline_collector.errors import ShipError
 from pipeline_collector.protocols import Transport
 from pipeline_collector.records import Archive, Batch
+from pipeline_collector.stages.ship import ship
 from pipeline_collector.transports import DirectoryTransport
 
 UNTIL = datetime(2026, 11, 27, tzinfo=timezone.utc)
@@ -114,12 +115,18 @@ class TestLayout:
         assert [p.name for p in folder.iterdir()] == [archive.name]
 
     def test_logs_accepted(self, transport: DirectoryTransport, archive: Archive) -> None:
-        """A copy is logged as ship.accepted with its location."""
+        """A shipped copy is logged as ship.accepted with its location, once."""
         with capture_logs() as logs:
-            receipt = transport.send(archive)
+            shipment = ship(transport, archive)
+        assert shipment.receipt is not None
         events = [e for e in logs if e["event"] == "ship.accepted"]
-        assert events and events[0]["location"] == receipt.location
-        assert events[0]["component"] == "directory"
+        assert events and events[0]["location"] == shipment.receipt.location
+        assert events[0]["stage"] == "ship"
+        assert len(events) == 1
+        assert [e["event"] for e in logs if e["event"].startswith("ship.")] == [
+            "ship.attempt",
+            "ship.accepted",
+        ]
 
 
 class TestPermissions:

@@ -262,7 +262,7 @@ class TestLargeUploads:
             [refused] = [s for s in first.shipments if not s.ok]
             assert "413" in (refused.error or "") and "too large" in (refused.error or "")
             assert not refused.maybe_delivered
-            assert [e["status"] for e in logs if e["event"] == "archive.refused"] == [413]
+            assert [e["status"] for e in logs if e["event"] == "ship.refused"] == [413]
             assert world.store.state.entries["events"] <= START - timedelta(days=1)
             shipped = arrived(server)
             assert all(

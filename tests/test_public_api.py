@@ -77,6 +77,7 @@ SURFACE = {
     ],
     "pipeline_collector.testing": [
         "Drop", "Fail", "FakeLock", "FakeTransport", "FrozenClock", "IngressServer", "MemoryStore",
+        "MockSender",
         "Redirect",
         "Sent", "Stall",
     ],

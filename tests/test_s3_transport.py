@@ -21,7 +21,8 @@ from structlog.testing import capture_logs
 from pipeline_collector.errors import ConfigurationError, ShipError
 from pipeline_collector.protocols import Transport
 from pipeline_collector.records import Archive, Batch
-from pipeline_collector.s3 import S3Transport
+from pipeline_collector.stages.ship import ship
+from pipeline_collector.transports import S3Transport
 
 KEY_ID, SECRET = "AKIAEXAMPLEKEY", "s3-secret-never-shown"
 REGION = "us-east-1"
@@ -134,10 +135,12 @@ class TestUpload:
     def test_logs_accepted(self, moto_endpoint: str, bucket: str, archive: Archive) -> None:
         """A confirmed upload logs ship.attempt then ship.accepted with the location."""
         with capture_logs() as logs:
-            receipt = transport(moto_endpoint, bucket).send(archive)
+            receipt = ship(transport(moto_endpoint, bucket), archive).receipt
+        assert receipt is not None
         events = [e["event"] for e in logs if e["event"].startswith("ship.")]
         assert events == ["ship.attempt", "ship.accepted"]
         assert logs[-1]["location"] == receipt.location
+        assert all(e["stage"] == "ship" for e in logs)
 
 
 class TestNeverOverwrites:
@@ -150,7 +153,8 @@ class TestNeverOverwrites:
         with capture_logs() as logs:
             second = t.send(archive)
         assert first.location == second.location
-        assert any(e.get("already_there") for e in logs)
+        already = [e for e in logs if e["event"] == "ship.already_there"]
+        assert already and already[0]["location"] == second.location
 
     def test_different_object_at_key_is_kept(
         self, s3: Any, moto_endpoint: str, bucket: str, archive: Archive

@@ -2,7 +2,9 @@
 
 Any exception from the transport is a failed shipment, never a crash of the
 run; a ``ShipError`` may say the archive was perhaps delivered anyway, which
-the run's report carries on.
+the run's report carries on.  The outcome is logged here, once per archive
+(``ship.accepted``, ``ship.refused`` or ``ship.corrupted``); transports log
+only their attempts.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def ship(transport: Transport, archive: Archive) -> Shipment:
         receipt = transport.send(archive)
     except ShipError as e:
         log.error(
-            "archive.refused",
+            "ship.refused",
             archive=archive.name,
             error=str(e),
             status=e.status,
@@ -36,18 +38,20 @@ def ship(transport: Transport, archive: Archive) -> Shipment:
         return Shipment(archive=archive, error=str(e), maybe_delivered=e.maybe_delivered)
     except Exception as e:
         message = f"{type(e).__name__}: {e}"
-        log.error("archive.refused", archive=archive.name, error=message)
+        log.error("ship.refused", archive=archive.name, error=message)
         return Shipment(archive=archive, error=message, maybe_delivered=True)
     if receipt.sha256 and receipt.sha256 != archive.sha256:
         message = f"destination reports sha256 {receipt.sha256}, archive has {archive.sha256}"
-        log.error("archive.corrupted", archive=archive.name, error=message)
+        log.error("ship.corrupted", archive=archive.name, error=message)
         return Shipment(archive=archive, error=message, maybe_delivered=True)
     log.info(
-        "archive.shipped",
+        "ship.accepted",
         archive=archive.name,
         bytes=archive.size,
         sha256=archive.sha256,
         destination=receipt.destination,
+        status=receipt.status,
+        location=receipt.location,
         request_id=receipt.request_id,
         attempts=receipt.attempts,
         maybe_duplicated=receipt.maybe_duplicated,

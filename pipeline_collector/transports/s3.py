@@ -11,16 +11,16 @@ import threading
 import time
 from typing import Any, Literal
 
-import structlog
 from attrs import field, frozen
 
-from .errors import ConfigurationError, ShipError
-from .records import Archive, Receipt
-from .transports import _next_number, _safe_name, file_sha256
+from ..errors import ConfigurationError, ShipError
+from ..log import logger
+from ..records import Archive, Receipt
+from .naming import file_sha256, next_number, safe_name
 
 __all__ = ["S3Transport"]
 
-_log = structlog.get_logger("pipeline_collector.s3").bind(component="s3")
+_log = logger("ship")
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -99,7 +99,7 @@ class S3Transport:
 
     def key_for(self, archive: Archive) -> str:
         """The object key an archive is stored under."""
-        return self.prefix + _safe_name(archive.name)
+        return self.prefix + safe_name(archive.name)
 
     def _client(self) -> Any:
         if self.client is not None:
@@ -147,7 +147,7 @@ class S3Transport:
         started = time.monotonic()
         key = self.key_for(archive)
         location = f"s3://{self.bucket}/{key}"
-        log = _log.bind(archive=archive.name, location=location)
+        log = _log.bind(archive=archive.name, destination="s3")
         boto3 = _boto3()
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -159,18 +159,17 @@ class S3Transport:
             raise ShipError(f"cannot read {archive.name}: {exc.strerror or exc}") from None
         if local != archive.sha256:
             raise ShipError(f"{archive.name} changed on disk: it no longer matches its record")
-        log.info("ship.attempt", attempt=1, bytes=archive.size)
+        log.info("ship.attempt", attempt=1, bytes=archive.size, location=location)
         try:
             while (existing := self._head(key)) is not None:
                 if self._matches(existing, archive):
-                    log.info("ship.accepted", status=200, already_there=True)
+                    log.info("ship.already_there", location=location)
                     return self._receipt(archive, location, existing, started)
                 # Another archive of the same name (an earlier run ending in the
                 # same second): never overwrite it, take the next free number.
                 folder, _, name = key.rpartition("/")
-                key = f"{folder}/{_next_number(name)}" if folder else _next_number(name)
+                key = f"{folder}/{next_number(name)}" if folder else next_number(name)
                 location = f"s3://{self.bucket}/{key}"
-                log = _log.bind(archive=archive.name, location=location)
             self._client().upload_file(
                 str(archive.path),
                 self.bucket,
@@ -185,7 +184,6 @@ class S3Transport:
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             message = f"{location}: S3 answered {status} {_error_code(exc)}"
-            log.warning("ship.refused", status=status, error=_error_code(exc))
             raise ShipError(message, status=status, retryable=_retryable(status)) from None
         except boto3.exceptions.S3UploadFailedError as exc:
             cause = exc.__cause__ or exc.__context__
@@ -194,27 +192,23 @@ class S3Transport:
                 code = _error_code(cause)
             else:
                 status, code = None, type(cause).__name__ if cause else "upload failed"
-            log.warning("ship.refused", status=status, error=code)
             raise ShipError(
                 f"upload to {location} failed: S3 answered {status} {code}",
                 status=status,
                 retryable=_retryable(status),
             ) from None
         except BotoCoreError as exc:
-            log.warning("ship.refused", error=type(exc).__name__)
             raise ShipError(
                 f"upload to {location} failed: {type(exc).__name__}", retryable=True
             ) from None
         if head is None or not self._matches(head, archive):
             size = None if head is None else head.get("ContentLength")
-            log.warning("ship.refused", error="not confirmed", size=size)
             raise ShipError(
                 f"{location} was not confirmed after upload "
                 f"(found {'nothing' if head is None else f'{size} bytes'}, "
                 f"expected {archive.size} bytes with sha256 {archive.sha256[:12]}..)",
                 maybe_delivered=head is not None,
             )
-        log.info("ship.accepted", status=200, bytes=archive.size)
         return self._receipt(archive, location, head, started)
 
     @staticmethod

@@ -1,0 +1,53 @@
+"""Destinations for archives: a local folder, an HTTP ingress, an S3 bucket.
+
+Each transport is a frozen record with one method, ``send(archive) ->
+Receipt``, that fits the ``Transport`` Protocol.  ``send`` either returns a
+receipt that proves the archive arrived intact or raises ``ShipError``; it
+never returns half-way.  ``HttpTransport`` puts its requests on the wire
+through a ``Sender`` (``RequestsSender`` by default), which speaks in
+``Request`` and ``Response`` values.  boto3 stays optional: ``S3Transport`` imports it
+only when it first needs a client.
+"""
+
+from ..protocols import Auth, Sender
+from .auth import (
+    RHSM_CERT,
+    RHSM_KEY,
+    BasicAuth,
+    ClientCertAuth,
+    Credentials,
+    IdentityAuth,
+    OAuth2ClientCredentials,
+)
+from .directory import DirectoryTransport
+from .http import HttpTransport
+from .messages import Bytes, NoAnswer, Request, Response, SendError, TlsFailure
+from .naming import file_sha256
+from .retry import RetryPolicy, parse_retry_after
+from .s3 import S3Transport
+from .sender import RequestsSender
+
+__all__ = [
+    "RHSM_CERT",
+    "RHSM_KEY",
+    "Auth",
+    "BasicAuth",
+    "Bytes",
+    "ClientCertAuth",
+    "Credentials",
+    "DirectoryTransport",
+    "HttpTransport",
+    "IdentityAuth",
+    "NoAnswer",
+    "OAuth2ClientCredentials",
+    "Request",
+    "RequestsSender",
+    "Response",
+    "RetryPolicy",
+    "S3Transport",
+    "SendError",
+    "Sender",
+    "TlsFailure",
+    "file_sha256",
+    "parse_retry_after",
+]

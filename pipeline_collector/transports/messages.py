@@ -1,0 +1,165 @@
+"""What passes between an ``HttpTransport`` and its sender: a prepared request,
+the answer, and the ways a request can get no answer at all.
+
+Plain values, so that a sender can be a small function in a test and the
+transport's decisions (retry, refresh a token, refuse) never depend on the
+HTTP library underneath.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import types
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from attrs import field, frozen
+
+from ..errors import PipelineError
+from .redact import show_headers, show_proxy, show_url
+
+__all__ = [
+    "Body",
+    "Bytes",
+    "NoAnswer",
+    "Request",
+    "Response",
+    "Send",
+    "SendError",
+    "TlsFailure",
+    "is_header_value",
+]
+
+_HEADER_VALUE = re.compile(r"^[^\r\n\x00]*$")
+
+
+def is_header_value(text: str) -> bool:
+    """Whether ``text`` can go into a header without starting another one.
+
+    >>> is_header_value("Bearer abc"), is_header_value("x\\r\\nX-Evil: 1")
+    (True, False)
+    """
+    return _HEADER_VALUE.match(text) is not None
+
+
+def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
+    return types.MappingProxyType(dict(value))
+
+
+def _find(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+class Body(Protocol):
+    """Protocol: a request body that can be read again from its start.
+
+    ``open`` starts one pass and yields the body's chunks; it may raise
+    ``ShipError`` (the file is gone, or changed while it was read), which
+    every sender lets through unchanged.  ``length`` is the total size, sent
+    as ``Content-Length``.
+    """
+
+    @property
+    def length(self) -> int: ...
+
+    def open(self) -> AbstractContextManager[Iterable[bytes]]: ...
+
+
+@frozen
+class Bytes:
+    """A body held in memory, such as a token request's form.
+
+    >>> with Bytes(b"a=1").open() as chunks:
+    ...     b"".join(chunks)
+    b'a=1'
+    """
+
+    data: bytes = field(repr=False)
+
+    @property
+    def length(self) -> int:
+        return len(self.data)
+
+    def open(self) -> AbstractContextManager[Iterable[bytes]]:
+        return contextlib.nullcontext((self.data,))
+
+
+@frozen(kw_only=True)
+class Request:
+    """One request as the transport prepared it, with the TLS, proxy and
+    timeouts to send it with.  Reprs show no header values, query or password.
+    """
+
+    method: str
+    url: str = field(repr=show_url)
+    headers: Mapping[str, str] = field(factory=dict, converter=_frozen_headers, repr=show_headers)
+    body: Body = Bytes(b"")
+    cert: str | tuple[str, str] | None = None
+    verify: bool | str = True
+    proxy: str | None = field(default=None, repr=show_proxy)
+    timeout: tuple[float, float] = (31.0, 31.0)
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name``, whatever its case, or ``None``."""
+        return _find(self.headers, name)
+
+    def read(self) -> bytes:
+        """The whole body, read in one pass."""
+        with self.body.open() as chunks:
+            return b"".join(chunks)
+
+
+@frozen(kw_only=True)
+class Response:
+    """An answer: status, headers and the start of the body (senders read at most
+    ``MAX_ANSWER`` bytes of it, so a hostile answer cannot fill the memory).
+
+    >>> answer = Response(status=202, headers={"Content-Type": "application/json"},
+    ...                   body=b'{"request_id": "r1"}')
+    >>> answer.header("content-type"), answer.json()["request_id"]
+    ('application/json', 'r1')
+    """
+
+    status: int
+    headers: Mapping[str, str] = field(factory=dict, converter=_frozen_headers)
+    body: bytes = field(default=b"", repr=False)
+    reason: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name``, whatever its case, or ``None``."""
+        return _find(self.headers, name)
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``ValueError`` when it is not JSON."""
+        return json.loads(self.body)
+
+
+MAX_ANSWER = 1 << 20
+"""The most of an answer's body a sender reads: ingress and token answers are small."""
+
+Send = Callable[[Request], Response]
+"""Send one request with the transport's TLS, proxy and timeouts: what an ``Auth`` gets."""
+
+
+class SendError(PipelineError):
+    """A request got no answer; the message names why, briefly and without secrets."""
+
+
+class NoAnswer(SendError):
+    """The connection failed, was reset or timed out: another attempt may succeed.
+
+    ``body_sent`` says whether the whole body had gone out first; the archive
+    may then have arrived although no answer said so.
+    """
+
+    def __init__(self, message: str, *, body_sent: bool) -> None:
+        super().__init__(message)
+        self.body_sent = body_sent
+
+
+class TlsFailure(SendError):
+    """The TLS handshake or certificate check failed: retrying will not help."""
