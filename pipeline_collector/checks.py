@@ -25,7 +25,7 @@ import attrs
 
 from .discover import KEY, VERSION
 from .gather import MAX_UPLOAD_SIZE
-from .progress import human_bytes
+from .units import human_bytes
 
 __all__ = [
     "REQUIRED_MEMBERS",

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import attrs
 
 from .records import Collection, Run
+from .units import human_bytes, human_seconds
 
 __all__ = [
     "Progress",
@@ -34,37 +35,6 @@ __all__ = [
 ]
 
 _SPINNER = "|/-\\"
-
-
-def human_bytes(n: float) -> str:
-    """Bytes in binary units, three significant figures.
-
-    >>> human_bytes(512), human_bytes(1536), human_bytes(50 * 2**20)
-    ('512 B', '1.50 KiB', '50.0 MiB')
-    """
-    if n < 1024:
-        return f"{int(n)} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    digits = 2 if value < 10 else 1 if value < 100 else 0
-    return f"{value:.{digits}f} {unit}"
-
-
-def human_seconds(seconds: float) -> str:
-    """A duration as ``m:ss`` (or ``h:mm:ss``).
-
-    >>> human_seconds(5), human_seconds(75.4), human_seconds(3725)
-    ('0:05', '1:15', '1:02:05')
-    """
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
 
 
 @attrs.frozen(kw_only=True)
