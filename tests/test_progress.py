@@ -21,7 +21,7 @@ import pytest
 from structlog.testing import capture_logs
 
 import pipeline_collector as pc
-from pipeline_collector.progress import (
+from pipeline_collector.cli.progress import (
     Progress,
     Screen,
     human_bytes,

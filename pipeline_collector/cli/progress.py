@@ -19,8 +19,8 @@ from typing import Any, TextIO
 
 import attrs
 
-from .records import Collection, Run
-from .units import human_bytes, human_seconds
+from ..records import Collection, Run
+from ..units import human_bytes, human_seconds
 
 __all__ = [
     "Progress",

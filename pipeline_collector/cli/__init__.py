@@ -36,14 +36,14 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import structlog
 
-from .checks import STATUS_HEADER, ArchiveReport, Member, check_archive, inspect_archive
-from .discover import discover
-from .errors import ConfigurationError, PipelineError
-from .gather import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, gather
-from .plan import HORIZON, plan
+from ..checks import STATUS_HEADER, ArchiveReport, Member, check_archive, inspect_archive
+from ..discover import discover
+from ..errors import ConfigurationError, PipelineError
+from ..gather import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, gather
+from ..plan import HORIZON, plan
+from ..protocols import Lock, StateStore, Transport
+from ..records import Mode, Plan, Run, State
 from .progress import Progress, Screen, Ticker, human_bytes, report_table, summary_line
-from .protocols import Lock, StateStore, Transport
-from .records import Mode, Plan, Run, State
 
 __all__ = [
     "ENV_CLIENT_SECRET",
@@ -493,14 +493,14 @@ def build_store(spec: str | None) -> StateStore | None:
         path = spec[len("sqlite:///") :] if spec.startswith("sqlite:///") else ""
         if not path:
             raise UsageError(f"--state {spec!r}: write sqlite:///relative.db or sqlite:////abs.db")
-        from .stores import SqliteStore
+        from ..stores import SqliteStore
 
         return SqliteStore(path)
     if spec.startswith(("postgresql://", "postgres://")):
-        from .stores import PostgresStore
+        from ..stores import PostgresStore
 
         return PostgresStore.from_dsn(_no_password(spec, "--state"))
-    from .stores import JsonFileStore
+    from ..stores import JsonFileStore
 
     return JsonFileStore(spec)
 
@@ -510,14 +510,14 @@ def build_lock(spec: str | None, name: str | None, scheme: str | None) -> Lock |
     if not spec:
         return None
     if spec.startswith(("postgresql://", "postgres://")):
-        from .locks import PostgresAdvisoryLock
+        from ..locks import PostgresAdvisoryLock
 
         return PostgresAdvisoryLock.from_dsn(
             _no_password(spec, "--lock"),
             name or "gather_analytics_lock",
             scheme=cast(Any, scheme or "sha512"),
         )
-    from .locks import FileLock
+    from ..locks import FileLock
 
     return FileLock(spec)
 
@@ -561,11 +561,11 @@ def build_transport(
     if not chosen:
         return None, None
     if chosen[0] == "dir":
-        from .transports import DirectoryTransport
+        from ..transports import DirectoryTransport
 
         return DirectoryTransport(Path(o["dir"])), f"directory {o['dir']}"
     if chosen[0] == "s3_bucket":
-        from .s3 import S3Transport
+        from ..s3 import S3Transport
 
         endpoint = o.get("s3_endpoint")
         if endpoint:
@@ -585,7 +585,7 @@ def build_transport(
 def _http_transport(
     o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor
 ) -> tuple[Transport, str]:
-    from .transports import (
+    from ..transports import (
         RHSM_KEY,
         Auth,
         BasicAuth,
@@ -1379,7 +1379,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_MAIN_EPILOG,
         formatter_class=formatter,
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -1611,7 +1611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["ingress"]:
-        from .ingress import main as ingress_main
+        from ..ingress import main as ingress_main
 
         return ingress_main(args_list[1:])
     args = build_parser().parse_args(args_list)
