@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_collector.checks import check_archive
-from pipeline_collector.cli import parse_size, parse_when
+from pipeline_collector.cli.options import parse_size, parse_when
 from pipeline_collector.ingress import Fail, IngressServer
 from pipeline_collector.locks import FileLock, PostgresAdvisoryLock
 from pipeline_collector.stores import PostgresStore, SqliteStore

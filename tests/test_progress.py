@@ -21,14 +21,10 @@ import pytest
 from structlog.testing import capture_logs
 
 import pipeline_collector as pc
-from pipeline_collector.cli.progress import (
-    Progress,
-    Screen,
-    human_bytes,
-    report_table,
-    summary_line,
-)
+from pipeline_collector.cli.progress import Progress, Screen
+from pipeline_collector.cli.report import report_table, summary_line
 from pipeline_collector.testing import FakeTransport, MemoryStore
+from pipeline_collector.units import human_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/jobs_collectors.py"
