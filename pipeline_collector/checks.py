@@ -24,8 +24,8 @@ from typing import Any
 import attrs
 
 from .limits import MAX_UPLOAD_SIZE
-from .progress import human_bytes
 from .stages.discover import KEY, VERSION
+from .units import human_bytes
 
 __all__ = [
     "REQUIRED_MEMBERS",

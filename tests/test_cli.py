@@ -17,14 +17,24 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline_collector.checks import check_archive
-from pipeline_collector.cli import parse_size, parse_when
+from pipeline_collector.cli.declarations import OPTIONS, SECRET_ENV, options_of
+from pipeline_collector.cli.options import parse_size, parse_when
+from pipeline_collector.cli.parser import build_parser
+from pipeline_collector.cli.secrets import (
+    ENV_CLIENT_SECRET,
+    ENV_IDENTITY,
+    ENV_PASSWORD,
+    ENV_PROXY,
+    redactor_from_env,
+)
 from pipeline_collector.ingress import Fail, IngressServer
 from pipeline_collector.locks import FileLock, PostgresAdvisoryLock
 from pipeline_collector.stores import PostgresStore, SqliteStore
@@ -53,19 +63,21 @@ def run_cli(
     )
 
 
-def json_lines(text: str) -> list[dict]:
+def json_lines(text: str) -> list[dict[str, Any]]:
     """Every stderr line parsed as JSON (fails on a line that is not)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _grow():  # type: ignore[no-untyped-def]
+def _grow() -> Callable[[Path, datetime], object]:
+    """The example's function that fills a jobs database."""
     spec = importlib.util.spec_from_file_location(
         "_cli_quickstart", ROOT / "examples/quickstart.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.grow
+    grow: Callable[[Path, datetime], object] = module.grow
+    return grow
 
 
 @pytest.fixture(scope="session")
@@ -1195,6 +1207,66 @@ class TestValues:
         ):
             parse_when("2026-11-01T00:00:00")
         assert parse_when("2026-11-01T00:00:00+02:00").utcoffset() == timedelta(hours=2)
+
+
+class TestDeclarations:
+    def test_each_declared_option_reaches_its_command(self) -> None:
+        """Every option a command declares is parsed into its dest by that command's parser."""
+        parser = build_parser()
+        samples = {
+            "ISO": "2026-11-01T00:00:00Z",
+            "DURATION": "4w",
+            "KEY,KEY": "a,b",
+            "NAME=VALUE": "User-Agent=x",
+            "SIZE": "1MiB",
+            "SECONDS": "1",
+            "N": "1",
+        }
+        for command in ("gather", "plan", "inspect"):
+            required = ["a.tar.gz"] if command == "inspect" else []
+            for option in options_of(command):
+                if option.secret or option.kind == "positional":
+                    continue
+                value = (
+                    option.choices[0] if option.choices else samples.get(option.metavar or "", "x")
+                )
+                if option.kind in ("flag", "count"):
+                    value = ""
+                argv = [command, option.flags[-1], *([value] if value else []), *required]
+                parsed = vars(parser.parse_args(argv))
+                assert parsed.get(option.dest) not in (None, False), argv
+
+    def test_names_and_dests_are_unique_per_command(self) -> None:
+        """Within one command no two options share a name or a dest."""
+        for command in ("gather", "plan", "inspect"):
+            options = options_of(command)
+            assert len({o.name for o in options}) == len(options), command
+            assert len({o.dest for o in options}) == len(options), command
+
+    def test_environment_variables_are_not_shared(self) -> None:
+        """Each environment variable belongs to one option name, and a secret's to it alone."""
+        owner: dict[str, str] = {}
+        for option in OPTIONS:
+            if option.env is not None:
+                assert owner.setdefault(option.env, option.name) == option.name, option.env
+        assert all(o.env and not o.flags and not o.in_file for o in OPTIONS if o.secret)
+        assert set(SECRET_ENV) == {
+            ENV_PASSWORD,
+            ENV_IDENTITY,
+            ENV_CLIENT_SECRET,
+            ENV_PROXY,
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "PGPASSWORD",
+        }
+
+    def test_secret_env_values_are_redacted(self) -> None:
+        """A value of any secret variable is cut out of text, and a proxy URL's password too."""
+        env = {ENV_PASSWORD: "pw-Secret1", ENV_PROXY: "http://me:px-Secret2@proxy:3128"}
+        redact = redactor_from_env(env, SECRET_ENV)
+        text = redact("sent pw-Secret1 via px-Secret2")
+        assert "Secret" not in text and text.count("<redacted>") == 2
+        assert "Secret" not in repr(redact)
 
 
 def test_console_script_is_installed() -> None:

@@ -21,14 +21,10 @@ import pytest
 from structlog.testing import capture_logs
 
 import pipeline_collector as pc
-from pipeline_collector.progress import (
-    Progress,
-    Screen,
-    human_bytes,
-    report_table,
-    summary_line,
-)
+from pipeline_collector.cli.progress import Progress, Screen
+from pipeline_collector.cli.report import report_table, summary_line
 from pipeline_collector.testing import FakeTransport, MemoryStore
+from pipeline_collector.units import human_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/jobs_collectors.py"
@@ -57,7 +53,7 @@ def jobs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def jobs(jobs_db: Path) -> ModuleType:
     """The example collector module, reading the test database."""
     module = _load(ROOT / EXAMPLE, "_progress_jobs_collectors")
-    module.DATABASE = str(jobs_db)
+    setattr(module, "DATABASE", str(jobs_db))
     return module
 
 
@@ -272,6 +268,7 @@ class TestProgressProcessor:
         assert run.status == "ok"
         assert any(e["event"] == "collection.done" for e in logs)
         t = progress.tally()
+        assert run.plan is not None
         assert t.windows == len(run.plan.tasks) == t.done == len(run.collections)
         assert t.rows == sum(c.rows for c in run.collections)
         assert t.bytes == sum(c.bytes for c in run.collections)
@@ -288,7 +285,7 @@ class TestProgressProcessor:
                 jobs,
                 mode="manual",
                 state=MemoryStore(),
-                transport=FakeTransport(fail_on={1}),
+                transport=FakeTransport(fail_on={1}),  # type: ignore[arg-type]  # converter=set
                 lock=pc.FileLock(tmp_path / "lock"),
                 workdir=tmp_path / "work",
             )

@@ -4,8 +4,7 @@ The stages never print: they log events (``collection.done``,
 ``ship.accepted``...).  ``Progress`` is a structlog processor that counts
 them as they pass, so a command line can draw a live status line on a
 terminal (``Screen``), or log a ``progress`` event every few seconds when
-nobody watches (``Ticker``), and print a table per collection at the end
-(``report_table``).  Nothing here changes what the library does.
+nobody watches (``Ticker``).  Nothing here changes what the library does.
 """
 
 from __future__ import annotations
@@ -13,58 +12,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from types import TracebackType
 from typing import Any, TextIO
 
 import attrs
 
-from .records import Collection, Run
+from ..units import human_bytes, human_seconds
 
-__all__ = [
-    "Progress",
-    "Screen",
-    "Tally",
-    "Ticker",
-    "human_bytes",
-    "human_seconds",
-    "report_table",
-    "summary_line",
-    "terminal_width",
-]
+__all__ = ["Progress", "Screen", "Tally", "Ticker", "terminal_width"]
 
 _SPINNER = "|/-\\"
-
-
-def human_bytes(n: float) -> str:
-    """Bytes in binary units, three significant figures.
-
-    >>> human_bytes(512), human_bytes(1536), human_bytes(50 * 2**20)
-    ('512 B', '1.50 KiB', '50.0 MiB')
-    """
-    if n < 1024:
-        return f"{int(n)} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    digits = 2 if value < 10 else 1 if value < 100 else 0
-    return f"{value:.{digits}f} {unit}"
-
-
-def human_seconds(seconds: float) -> str:
-    """A duration as ``m:ss`` (or ``h:mm:ss``).
-
-    >>> human_seconds(5), human_seconds(75.4), human_seconds(3725)
-    ('0:05', '1:15', '1:02:05')
-    """
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
 
 
 @attrs.frozen(kw_only=True)
@@ -301,92 +259,3 @@ class Ticker:
     ) -> None:
         self._stop.set()
         self._thread.join()
-
-
-# -- the report at the end ---------------------------------------------------
-
-_COLUMNS = ("collection", "windows", "rows", "bytes", "parts", "archives", "status", "seconds")
-
-
-def _status_of(collections: Iterable[Collection]) -> str:
-    counts: dict[str, int] = {}
-    for c in collections:
-        counts[c.status] = counts.get(c.status, 0) + 1
-    if len(counts) == 1:
-        return next(iter(counts))
-    order = ("ok", "empty", "failed", "skipped")
-    return ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
-
-
-def report_table(run: Run) -> str:
-    """A table of the run, one line per collection key, with a total line.
-
-    Columns: windows collected, rows, uncompressed bytes, parts, archives
-    holding a part of the key, status (or a count of each status) and the
-    seconds spent collecting.
-    """
-    by_key: dict[str, list[Collection]] = {}
-    for c in run.collections:
-        by_key.setdefault(c.key, []).append(c)
-    archives_of: dict[str, int] = {}
-    for a in run.archives:
-        for key in {p.key for p in a.batch.parts}:
-            archives_of[key] = archives_of.get(key, 0) + 1
-    rows: list[tuple[str, ...]] = [_COLUMNS]
-    for key, group in by_key.items():
-        rows.append(
-            (
-                key,
-                str(len(group)),
-                f"{sum(c.rows for c in group):,}"
-                if group[0].task.collector.format == "csv"
-                else "-",
-                human_bytes(sum(c.bytes for c in group)),
-                str(sum(len(c.parts) for c in group)),
-                str(archives_of.get(key, 0)),
-                _status_of(group),
-                f"{sum(c.elapsed for c in group):.2f}",
-            )
-        )
-    everything = run.collections
-    rows.append(
-        (
-            "total",
-            str(len(everything)),
-            f"{sum(c.rows for c in everything):,}",
-            human_bytes(sum(c.bytes for c in everything)),
-            str(sum(len(c.parts) for c in everything)),
-            str(len(run.archives)),
-            _status_of(everything) if everything else "-",
-            f"{sum(c.elapsed for c in everything):.2f}",
-        )
-    )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
-    left = {0, 6}
-    lines = []
-    for n, r in enumerate(rows):
-        cells = [
-            cell.ljust(widths[i]) if i in left else cell.rjust(widths[i])
-            for i, cell in enumerate(r)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0 or n == len(rows) - 2:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def summary_line(run: Run, elapsed: float | None = None) -> str:
-    """One sentence on how the run ended."""
-    shipped = len(run.receipts)
-    sent = sum(s.archive.size for s in run.shipments if s.ok)
-    text = f"run {run.status} ({run.mode}): {len(run.archives)} archives written"
-    if run.mode != "dry-run":
-        text += f", {shipped} shipped ({human_bytes(sent)})"
-        refused = len(run.shipments) - shipped
-        if refused:
-            text += f", {refused} not shipped"
-    if elapsed is not None:
-        text += f" in {human_seconds(elapsed)}"
-    if run.reason:
-        text += f"; {run.reason}"
-    return text

@@ -1,0 +1,119 @@
+"""``gather``: run the pipeline once, ship or keep the archives, report on the run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import structlog
+
+from ...limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ...pipeline import gather
+from ...records import Mode, Run
+from ...stages.discover import discover
+from ..console import Console, live
+from ..effects import build_lock, build_store, build_transport, flag
+from ..exits import EXIT_FOR, EXIT_PARTIAL, UsageError
+from ..loading import collector_module, load_callable
+from ..report import report_table, run_json, summary_line
+from .common import run_command
+
+__all__ = ["run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline once and report on it."""
+    return run_command(args, "gather", _gather, with_progress=True)
+
+
+def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> int:
+    mode = cast(Mode, o.get("mode") or "dry-run")
+    module, subset = collector_module(o)
+    if console.progress is not None:
+        console.progress.config_key = discover(module)[0].key
+    transport, destination = build_transport(o, env, console.redact)
+    store = build_store(o.get("state"))
+    lock = build_lock(o.get("lock"), o.get("lock_name"), o.get("lock_scheme"))
+    if (o.get("lock_name") or o.get("lock_scheme")) and not str(o.get("lock", "")).startswith(
+        "postgres"
+    ):
+        raise UsageError("--lock-name and --lock-scheme go with --lock postgresql://...")
+    if mode != "dry-run":
+        if transport is None:
+            raise UsageError(
+                f"--mode {mode} ships archives: give a destination (--dir, --url or --s3-bucket)"
+            )
+        if store is None:
+            raise UsageError(f"--mode {mode} keeps bookkeeping: give --state FILE")
+    elif transport is not None:
+        structlog.get_logger("pipeline_collector.cli").warning(
+            "run.dry", reason=f"dry run: nothing is sent to {destination}; use --mode manual"
+        )
+    checks = {
+        name: load_callable(o[name], flag(name))
+        for name in ("is_licensed", "is_shipping_configured")
+        if o.get(name)
+    }
+    own_workdir = o.get("workdir") is None
+    workdir = (
+        Path(o["workdir"])
+        if not own_workdir
+        else Path(tempfile.mkdtemp(prefix="pipeline-collector-"))
+    )
+    started = time.monotonic()
+    try:
+        with live(console):
+            result = gather(
+                module,
+                state=store,
+                transport=transport,
+                lock=lock,
+                mode=mode,
+                since=o.get("since"),
+                until=o.get("until"),
+                subset=subset,
+                max_data_size=o.get("max_data_size") or MAX_DATA_SIZE,
+                max_upload_size=o.get("max_upload_size") or MAX_UPLOAD_SIZE,
+                horizon=o.get("horizon") or HORIZON,
+                workdir=workdir,
+                prefix=o.get("prefix") or "analytics",
+                is_licensed=checks.get("is_licensed"),
+                is_shipping_configured=checks.get("is_shipping_configured"),
+            )
+    finally:
+        close = getattr(transport, "close", None)
+        if callable(close):
+            close()
+        if own_workdir and (mode != "dry-run" or not any(workdir.iterdir())):
+            shutil.rmtree(workdir, ignore_errors=True)
+    code = EXIT_FOR.get(result.status, EXIT_PARTIAL)
+    _report(result, code, console, o.get("report_json"), time.monotonic() - started)
+    return code
+
+
+def _report(run: Run, code: int, console: Console, report: str | None, elapsed: float) -> None:
+    """The table and summary on a terminal, the kept archives, ``--report-json``."""
+    if console.screen is not None:
+        console.screen.clear()
+        console.screen = None
+    if console.terminal and run.plan is not None:
+        console.line(report_table(run))
+    if console.terminal:
+        console.line(summary_line(run, elapsed))
+    if report != "-":  # else the report on stdout lists them
+        for a in run.archives:
+            if a.path.exists():
+                console.out(str(a.path))
+    if report:
+        text = console.redact(json.dumps(run_json(run, code), indent=2)) + "\n"
+        if report == "-":
+            console.stdout.write(text)
+            console.stdout.flush()
+        else:
+            Path(report).write_text(text, encoding="utf-8")

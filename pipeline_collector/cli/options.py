@@ -1,0 +1,168 @@
+"""Option values from text: sizes, durations, datetimes, keys, headers, numbers.
+
+Each parser raises ``argparse.ArgumentTypeError`` with a message fit to show,
+so argparse and the config file reader report a bad value the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime, timedelta, timezone
+
+__all__ = [
+    "LOG_LEVELS",
+    "SECRET_HEADERS",
+    "aware",
+    "count",
+    "parse_duration",
+    "parse_header",
+    "parse_keys",
+    "parse_size",
+    "parse_when",
+    "positive_float",
+]
+
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+
+# Headers that carry credentials: never taken from a command line or a file.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-rh-identity", "x-api-key"}
+)
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?(b)?|(b))?$", re.IGNORECASE)
+_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes: ``1048576``, ``50MiB``, ``100M`` (binary), ``100MB`` (decimal).
+
+    >>> parse_size("50MiB"), parse_size("100M"), parse_size("1kB"), parse_size("512")
+    (52428800, 104857600, 1000, 512)
+    """
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; use bytes or a unit, e.g. 50MiB, 100M, 200MB"
+        )
+    number, letter, binary, decimal_b, _ = match.groups()
+    factor = 1
+    if letter:
+        base = 1000 if decimal_b and not binary else 1024
+        factor = base ** _POWERS[letter.lower()]
+    value = int(float(number) * factor)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size must be positive")
+    return value
+
+
+def parse_when(text: str) -> datetime:
+    """An ISO-8601 datetime with a timezone; a naive one is refused.
+
+    >>> parse_when("2026-11-01T00:00:00Z").isoformat()
+    '2026-11-01T00:00:00+00:00'
+    """
+    raw = text.strip()
+    value = raw[:-1] + "+00:00" if raw[-1:] in ("Z", "z") else raw
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 datetime, e.g. 2026-11-01T00:00:00Z"
+        ) from None
+    return aware(when, text)
+
+
+def aware(when: datetime, shown: str) -> datetime:
+    """``when`` if it has a timezone; else an error that shows the right form.
+
+    >>> aware(datetime(2026, 11, 1, tzinfo=timezone.utc), "x").year
+    2026
+    """
+    if when.tzinfo is None or when.utcoffset() is None:
+        example = when.replace(tzinfo=timezone.utc).isoformat()
+        raise argparse.ArgumentTypeError(
+            f"{shown!r} has no timezone; naive datetimes are refused because guessing"
+            f" the zone would shift every window: write e.g. {example}"
+        )
+    return when
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([wdhms]?)$", re.IGNORECASE)
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds", "": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration: a number of days, or with a unit ``w``, ``d``, ``h``, ``m``, ``s``.
+
+    >>> parse_duration("4w") == parse_duration("28")
+    True
+    """
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration, e.g. 28d, 4w, 12h")
+    value = timedelta(**{_UNITS[match[2].lower()]: float(match[1])})
+    if value <= timedelta(0):
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be positive")
+    return value
+
+
+def parse_keys(text: str) -> list[str]:
+    """Comma-separated collector keys.
+
+    >>> parse_keys("jobs, job_events,")
+    ['jobs', 'job_events']
+    """
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("expected one or more keys, e.g. jobs,job_events")
+    return keys
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``NAME=VALUE``; headers that carry credentials are refused.
+
+    >>> parse_header("User-Agent = collector/1.0")
+    ('User-Agent', 'collector/1.0')
+    """
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text.partition('=')[0]!r}: expected NAME=VALUE")
+    if name.lower() in SECRET_HEADERS:
+        raise argparse.ArgumentTypeError(
+            f"header {name} carries credentials and is refused here (command lines and"
+            " config files are readable by others); use --user, --identity or --client-id"
+            " with their environment variables"
+        )
+    return name, value.strip()
+
+
+def positive_float(text: str) -> float:
+    """A number of zero or more (seconds, mostly).
+
+    >>> positive_float("0.5")
+    0.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number of zero or more.
+
+    >>> count("5")
+    5
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value

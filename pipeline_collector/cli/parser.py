@@ -1,0 +1,206 @@
+"""The argparse parser, built from the declarations, and the help texts.
+
+Only how the command line reads and what ``--help`` says live here: every
+option comes from ``declarations.OPTIONS``; the work is in ``commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from ..checks import STATUS_HEADER
+from .declarations import Option, options_of
+from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
+
+__all__ = ["EXIT_CODES", "build_parser"]
+
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}  success
+  {EXIT_PARTIAL}  partial failure: a collection, an upload or the bookkeeping failed
+  {EXIT_USAGE}  bad configuration or usage (options, config file, module, collectors)
+  {EXIT_LOCK_HELD}  another run holds the lock; nothing was done
+  {EXIT_GATED}  gated off (--is-licensed or --is-shipping-configured said no)"""
+
+_DESCRIPTION = """\
+Collect a service's analytics with its collector module, cut them into
+size-limited parts, pack them into .tar.gz archives and ship them, keeping
+bookkeeping of what was sent."""
+
+_MAIN_EPILOG = f"""\
+examples:
+  pipeline-collector plan examples/jobs_collectors.py --state state.json
+  pipeline-collector gather examples/jobs_collectors.py --mode manual \\
+      --state state.json --dir out/
+  pipeline-collector inspect out/data/2026/11/27/*.tar.gz
+  pipeline-collector ingress --port 8080 --dir received/
+
+Run 'pipeline-collector COMMAND --help' for a command's options.
+
+{EXIT_CODES}"""
+
+_GATHER_EPILOG = f"""\
+Windows are half-open, [since, until). Datetimes need a timezone
+(2026-11-01T00:00:00Z). Sizes are bytes or take a unit: 50MiB and 100M are
+binary (x1024), 100MB is decimal (x1000). Secrets are read only from the
+environment, never from options or the config file:
+
+  {ENV_PASSWORD}       password for --user
+  {ENV_IDENTITY}       x-rh-identity header value for --identity
+  {ENV_CLIENT_SECRET}  OAuth2 client secret for --client-id
+  {ENV_PROXY}          proxy URL with credentials (instead of --proxy)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   for S3
+  PGPASSWORD                        for postgresql:// state and lock
+
+--config FILE.toml holds the same settings by their long option names
+(module = "...", mode = "manual", max-data-size = "50MiB",
+header = {{"User-Agent" = "..."}}); options on the command line win.
+
+examples:
+  # build the archives and keep them, ship nothing
+  pipeline-collector gather examples/jobs_collectors.py --workdir /tmp/out
+
+  # ship to a folder, keep bookkeeping in a JSON file
+  pipeline-collector gather examples.jobs_collectors --mode manual \\
+      --state state.json --lock run.lock --dir shipped/
+
+  # ship to an ingress with basic auth
+  export {ENV_PASSWORD}=...
+  pipeline-collector gather mycollectors.py --mode scheduled \\
+      --state sqlite:///state.db --url https://ingress.example.com/api/ingress/v1/upload \\
+      --content-type application/vnd.redhat.tower.analytics+tgz --user me
+
+  # ship to S3 (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+  pipeline-collector gather mycollectors.py --mode manual --state state.json \\
+      --s3-bucket analytics --s3-prefix tower/
+
+On a terminal a live status line shows the progress and a table per
+collection ends the run; otherwise logs are JSON lines on stderr with a
+'progress' event every --progress-interval seconds. In a dry run the paths
+of the archives kept are printed on stdout.
+
+{EXIT_CODES}"""
+
+_PLAN_EPILOG = f"""\
+The collection window, what the state says (last_gather and the entry of
+each key), and every collector and slicer window a run would collect, in
+order, with full-sync flags. Slicers are called; collectors are not.
+
+examples:
+  pipeline-collector plan examples/jobs_collectors.py --state state.json
+  pipeline-collector plan examples.jobs_collectors --since 2026-11-20T00:00:00Z --json
+  pipeline-collector plan --config collector.toml
+
+{EXIT_CODES}
+  (plan exits {EXIT_PARTIAL} when a slicer fails)"""
+
+_INSPECT_EPILOG = f"""\
+Checks each archive against the contract: required members ./config.json,
+./manifest.json and ./data_collection_status.csv; the manifest lists exactly
+the other members with MAJOR.MINOR versions; the status CSV header is
+{",".join(STATUS_HEADER)} and its rows
+name members or failed collections; member names are ./<key>.json or
+./<key>.csv, each once; JSON members parse; the compressed size is within
+--max-upload-size and each data CSV within --max-data-size.
+
+examples:
+  pipeline-collector inspect analytics-2026-11-27-000000+0000-0.tar.gz
+  pipeline-collector inspect --max-data-size 200MiB --json out/*.tar.gz
+
+exit codes:
+  {EXIT_OK}  every archive meets the contract
+  {EXIT_PARTIAL}  an archive does not (each problem is printed)
+  {EXIT_USAGE}  bad usage"""
+
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+# Each command: its line in the command list, its description, its epilog.
+_COMMANDS = {
+    "gather": (
+        "collect, pack and ship (or keep, in a dry run) the archives",
+        "Run the pipeline over a collector module: discover, plan, collect,\n"
+        "chunk, archive and ship.",
+        _GATHER_EPILOG,
+    ),
+    "plan": (
+        "show the window, the state and every window a run would collect",
+        "Show what a run would collect, without calling any collector.",
+        _PLAN_EPILOG,
+    ),
+    "inspect": (
+        "list archives' members and check them against the contract",
+        "List each archive's members with their sizes and sha256, and check\n"
+        "it against the archive contract.",
+        _INSPECT_EPILOG,
+    ),
+}
+
+# Commands whose options are absent unless given, so that a config file may set them.
+_SETTINGS_COMMANDS = frozenset({"gather", "plan"})
+
+AddArgument = Callable[..., argparse.Action]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, for ``main`` and for documentation."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pipeline-collector",
+        description=_DESCRIPTION,
+        epilog=_MAIN_EPILOG,
+        formatter_class=_FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command, (summary, description, epilog) in _COMMANDS.items():
+        _add_options(
+            sub.add_parser(
+                command,
+                help=summary,
+                description=description,
+                epilog=epilog,
+                formatter_class=_FORMATTER,
+                argument_default=argparse.SUPPRESS if command in _SETTINGS_COMMANDS else None,
+            ),
+            command,
+        )
+    sub.add_parser(
+        "ingress",
+        help="run a local ingress that accepts uploads like the cloud's (see ingress --help)",
+        add_help=False,
+    )
+    return parser
+
+
+def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """Each option ``command`` takes, in its section of the help, in declaration order."""
+    sections: dict[str | None, AddArgument] = {None: parser.add_argument}
+    for option in options_of(command):
+        if option.secret:
+            continue  # never on a command line
+        if option.group not in sections:
+            sections[option.group] = parser.add_argument_group(option.group).add_argument
+        _add(sections[option.group], option)
+
+
+def _add(add_argument: AddArgument, option: Option) -> None:
+    """One declared option, in argparse's words."""
+    settings: dict[str, object] = {"help": option.help, "default": option.default}
+    if option.kind in ("flag", "count"):
+        settings["action"] = "store_true" if option.flag else "count"
+    else:
+        if option.kind in ("append", "extend"):
+            settings["action"] = option.kind
+        if option.parse is not str:
+            settings["type"] = option.parse
+        for name in ("metavar", "choices", "nargs", "const"):
+            if getattr(option, name) is not None:
+                settings[name] = getattr(option, name)
+    if option.kind == "positional":
+        add_argument(option.dest, **settings)
+    else:
+        add_argument(*option.flags, dest=option.dest, **settings)

@@ -1,0 +1,40 @@
+"""Sizes and durations written for people: ``1.50 KiB``, ``1:02:05``.
+
+Pure formatting shared by the archive checks and the command line, kept
+apart so that neither has to import the other.
+"""
+
+from __future__ import annotations
+
+__all__ = ["human_bytes", "human_seconds"]
+
+
+def human_bytes(n: float) -> str:
+    """Bytes in binary units, three significant figures.
+
+    >>> human_bytes(512), human_bytes(1536), human_bytes(50 * 2**20)
+    ('512 B', '1.50 KiB', '50.0 MiB')
+    """
+    if n < 1024:
+        return f"{int(n)} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    digits = 2 if value < 10 else 1 if value < 100 else 0
+    return f"{value:.{digits}f} {unit}"
+
+
+def human_seconds(seconds: float) -> str:
+    """A duration as ``m:ss`` (or ``h:mm:ss``).
+
+    >>> human_seconds(5), human_seconds(75.4), human_seconds(3725)
+    ('0:05', '1:15', '1:02:05')
+    """
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
