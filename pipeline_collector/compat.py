@@ -22,9 +22,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import IO, Any, TypeVar
 
-import structlog
-
 from .errors import ConfigurationError
+from .log import logger
 from .stages.discover import register
 
 __all__ = [
@@ -47,7 +46,7 @@ _REPLACED = {
     "CollectionJSON": "a JSON collector that returns a JSON-serialisable value",
 }
 
-log = structlog.get_logger("pipeline_collector", component="csv_splitter")
+log = logger("compat")
 
 
 def __getattr__(name: str) -> Any:
@@ -256,7 +255,7 @@ class CsvFileSplitter(io.TextIOBase):
             self.counter = len(self._header)
             if self.counter + size > self.max_file_size:
                 log.warning(
-                    "row.oversized",
+                    "record.oversized",
                     file=name,
                     bytes=size,
                     header_bytes=len(self._header),

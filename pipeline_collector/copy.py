@@ -25,13 +25,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-import structlog
-
 from .errors import ConfigurationError
+from .log import logger
 
 __all__ = ["copy_rows", "copy_rows_psycopg2"]
 
-log = structlog.get_logger("pipeline_collector", component="copy")
+log = logger("copy")
 
 Buffer = bytes | bytearray | memoryview
 

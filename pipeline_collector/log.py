@@ -1,10 +1,23 @@
-"""Structured loggers, one per stage."""
+"""Structured loggers, one per stage, and the catalogue of every event they emit.
+
+Each event is a noun with fields (``archive.written``, ``bytes=``); one family
+per thing; every logger is bound with ``stage=``.  ``EVENTS`` is the one list
+of what the library may log: a test fails when the code emits an event (or a
+field) the catalogue lacks, and ``docs/events.md`` is generated from it
+(``python tests/support/events_doc.py``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import structlog
+from attrs import frozen
+
+__all__ = ["EVENTS", "Event", "events_markdown", "logger"]
+
+Level = Literal["debug", "info", "warning", "error"]
 
 
 def logger(stage: str, **fields: Any) -> Any:
@@ -14,3 +27,156 @@ def logger(stage: str, **fields: Any) -> Any:
     logs, so a service may configure structlog after importing this library.
     """
     return structlog.get_logger("pipeline_collector", stage=stage, **fields)
+
+
+@frozen
+class Event:
+    """One event of the catalogue: who emits it, with which fields, and what it means."""
+
+    name: str
+    stages: tuple[str, ...]
+    level: Level
+    fields: tuple[str, ...]
+    meaning: str
+
+
+def _catalogue(*events: Event) -> Mapping[str, Event]:
+    table = {e.name: e for e in events}
+    assert len(table) == len(events), "an event is listed twice"
+    return table
+
+
+# fmt: off
+EVENTS: Mapping[str, Event] = _catalogue(
+    # discover
+    Event("collectors.found", ("discover",), "debug", ("source", "keys"),
+          "Collectors were found in a module or list, with their keys."),
+    # plan
+    Event("plan.made", ("plan",), "info", ("since", "until", "last_gather", "tasks", "problems"),
+          "The run's window and task count are decided."),
+    Event("window.clamped", ("plan",), "warning", ("key", "field", "requested"),
+          "A requested since/until, or a slicer's window (with key), was cut to the run's."),
+    Event("window.dropped", ("plan",), "warning", ("key", "window", "reason"),
+          "A slicer's window lies wholly outside the run's window: not collected."),
+    Event("task.nothing_new", ("plan",), "debug", ("key", "since"),
+          "A collector's entry is already at the run's end: no task for it."),
+    Event("slicer.failed", ("plan",), "error", ("key", "error"),
+          "A slicer raised or yielded bad windows: its key stops, the run goes on."),
+    # collect
+    Event("collector.called", ("collect",), "debug", ("key", "since"),
+          "A collector function is about to be called for one window."),
+    # chunk
+    Event("collection.done", ("chunk",), "info",
+          ("key", "window", "status", "rows", "bytes", "parts", "seconds"),
+          "A collection finished and was cut into parts (status ok or empty)."),
+    Event("collection.failed", ("chunk",), "error", ("key", "window", "error"),
+          "A collector raised or returned something unusable: its window failed."),
+    Event("record.oversized", ("chunk", "compat"), "warning",
+          ("key", "part", "file", "bytes", "header_bytes", "limit"),
+          "A single record exceeds the part limit and goes alone into its own part."),
+    # archive
+    Event("archive.written", ("archive",), "info",
+          ("archive", "bytes", "raw_bytes", "members", "sha256"),
+          "An archive was written to the work folder."),
+    # ship: the stage logs the outcome, transports log each attempt
+    Event("ship.attempt", ("ship",), "debug",
+          ("archive", "attempt", "bytes", "destination", "root", "location"),
+          "A transport starts one attempt at sending an archive."),
+    Event("ship.retry", ("ship",), "warning",
+          ("archive", "attempt", "status", "error", "delay"),
+          "An attempt failed in a way worth retrying; the next starts after the delay."),
+    Event("ship.already_there", ("ship",), "info", ("archive", "location"),
+          "The destination already holds this archive, byte for byte: not sent again."),
+    Event("token.fetched", ("ship",), "info", ("token_url", "expires_in"),
+          "An OAuth2 access token was fetched (the token itself is never logged)."),
+    Event("ship.accepted", ("ship",), "info",
+          ("archive", "bytes", "sha256", "destination", "location", "status", "request_id",
+           "attempts", "maybe_duplicated", "seconds"),
+          "The destination confirmed an archive."),
+    Event("ship.refused", ("ship",), "error",
+          ("archive", "error", "status", "attempts", "maybe_delivered"),
+          "The destination did not confirm an archive; its windows are sent again."),
+    Event("ship.corrupted", ("ship",), "error", ("archive", "error"),
+          "The destination reports a checksum other than the archive's."),
+    # pipeline
+    Event("run.gated", ("pipeline",), "warning", ("reason",),
+          "A licence or shipping gate is closed: the run does nothing (debug when scheduled)."),
+    Event("lock.held", ("pipeline",), "warning", ("lock",),
+          "Another run holds the lock: this one does nothing (debug when scheduled)."),
+    Event("workdir.swept", ("pipeline",), "info", ("folder",),
+          "A folder left by a killed run was removed, under the lock."),
+    Event("run.failed", ("pipeline",), "error", ("reason",),
+          "The config collector failed: nothing is shipped without it."),
+    Event("executor.failed", ("pipeline",), "error", ("key", "window", "error"),
+          "An executor could not run a task (a lost worker, say): that window failed."),
+    Event("collection.skipped", ("pipeline",), "warning", ("key", "window", "reason"),
+          "A window is not collected because an earlier window of its key failed."),
+    Event("archive.failed", ("pipeline",), "error", ("group", "batch", "error"),
+          "An archive could not be written (a full disk, say): its windows failed."),
+    Event("archive.held_back", ("pipeline",), "warning", ("archive", "reason"),
+          "An archive is not shipped: the next run resends its windows anyway."),
+    Event("window.partly_shipped", ("pipeline",), "warning", ("archive", "keys", "reason"),
+          "A shipped archive holds part of a window that failed elsewhere: it is resent."),
+    Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
+          "The bookkeeping was saved: after each confirmed upload, and at the end."),
+    Event("run.done", ("pipeline",), "info",
+          ("mode", "status", "collections", "archives", "shipped", "failed",
+           "possible_duplicates"),
+          "The run finished, with its figures."),
+    # state stores and locks
+    Event("state.loaded", ("state",), "debug", ("store", "path", "table", "entries"),
+          "A state store read the saved bookkeeping."),
+    Event("state.missing", ("state",), "info", ("store", "path"),
+          "A state store holds nothing yet: the run starts from the horizon."),
+    Event("lock.acquired", ("lock",), "debug", ("kind", "path", "key"),
+          "A lock was taken."),
+    Event("lock.released", ("lock",), "debug", ("kind", "path", "key"),
+          "A lock was released."),
+    Event("lock.lost", ("lock",), "error", ("error",),
+          "A lock's connection failed while it was held: another run may start."),
+    Event("lock.release_unheld", ("lock",), "warning", (),
+          "The database said the lock was not held at release: nothing was unlocked."),
+    # helpers for collector authors
+    Event("copy.cancelled", ("copy",), "info", ("error",),
+          "A COPY was cancelled because its consumer stopped early."),
+    Event("copy.cancel_failed", ("copy",), "warning", ("error",),
+          "Cancelling a COPY failed; the connection may need a reset."),
+    # the local ingress
+    Event("ingress.received", ("ingress",), "info", ("request_id", "bytes", "auth"),
+          "The local ingress accepted an upload."),
+    Event("ingress.dropped", ("ingress",), "info", ("after",),
+          "The local ingress dropped a connection, as scripted."),
+    Event("ingress.connection_error", ("ingress",), "warning", ("error",),
+          "A connection to the local ingress failed."),
+    # the command line
+    Event("progress", ("cli",), "info", (),
+          "The command line's periodic progress line (JSON log mode)."),
+    Event("run.dry", ("cli",), "warning", ("reason",),
+          "A dry run was given a destination: nothing is sent there."),
+    Event("library.log", ("cli",), "warning", ("logger", "message"),
+          "A record of another library's standard logging (boto3, urllib3), in the CLI's log."),
+)
+# fmt: on
+
+
+def events_markdown() -> str:
+    """``docs/events.md``: the catalogue as a table per stage."""
+    lines = [
+        "# Log events",
+        "",
+        "Every event the library logs, generated from `pipeline_collector.log.EVENTS`",
+        "(`python tests/support/events_doc.py`). Each event carries",
+        "`stage=` and the fields listed; a field is present where it applies.",
+    ]
+    stages: dict[str, list[Event]] = {}
+    for event in EVENTS.values():
+        for stage in event.stages:
+            stages.setdefault(stage, []).append(event)
+    for stage, events in stages.items():
+        lines += ["", f"## stage `{stage}`", "", "| event | level | fields | meaning |"]
+        lines += ["| --- | --- | --- | --- |"]
+        for e in events:
+            fields = ", ".join(f"`{f}`" for f in e.fields) or "-"
+            lines.append(f"| `{e.name}` | {e.level} | {fields} | {e.meaning} |")
+    return "\n".join(lines) + "\n"
+

@@ -122,7 +122,7 @@ class TestLimit:
             assert data == HEADER.encode() + row.encode()
 
     def test_row_bigger_than_limit_goes_alone_and_is_logged(self, tmp_path: Path) -> None:
-        """A row larger than the limit gets a file of its own and a row.oversized event."""
+        """A row larger than the limit gets a file of its own and a record.oversized event."""
         big = "2," + "x" * 50 + "\n"
         splitter = CsvFileSplitter(str(tmp_path / "t.csv"), 20)
         with capture_logs() as logs:
@@ -132,7 +132,7 @@ class TestLimit:
             HEADER.encode() + big.encode(),
             b"id,name\n3,c\n",
         ]
-        events = [e for e in logs if e["event"] == "row.oversized"]
+        events = [e for e in logs if e["event"] == "record.oversized"]
         assert len(events) == 1
         assert events[0]["bytes"] == len(big)
         assert events[0]["limit"] == 20

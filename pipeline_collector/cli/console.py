@@ -58,7 +58,7 @@ class _StdlibBridge(logging.Handler):
     """Standard-library log records (boto3, urllib3) as structlog events."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        log = structlog.get_logger("pipeline_collector.cli")
+        log = logger("cli")
         with contextlib.suppress(Exception):
             log.log(record.levelno, "library.log", logger=record.name, message=record.getMessage())
 
@@ -203,7 +203,7 @@ def live(console: Console) -> Iterator[None]:
         with Ticker(0.2, draw):
             yield
         return
-    log = logger("progress")
+    log = logger("cli")
 
     def emit() -> None:
         log.info("progress", **progress.tally().fields())

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-import structlog
-
 from ...limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ...log import logger
 from ...pipeline import gather
 from ...records import Mode, Run
 from ...stages.discover import discover
@@ -52,7 +51,7 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         if store is None:
             raise UsageError(f"--mode {mode} keeps bookkeeping: give --state FILE")
     elif transport is not None:
-        structlog.get_logger("pipeline_collector.cli").warning(
+        logger("cli").warning(
             "run.dry", reason=f"dry run: nothing is sent to {destination}; use --mode manual"
         )
     checks = {

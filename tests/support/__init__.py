@@ -1,0 +1,1 @@
+"""Helpers of the test suite: servers, workers and fixtures shared by several test files."""
