@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from .db import describe_db_error, require_psycopg
 from .errors import ConfigurationError, LockError
-from .stores import describe_db_error, require_psycopg
 
 __all__ = [
     "LOCK_KEYS",
