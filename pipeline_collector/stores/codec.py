@@ -37,9 +37,10 @@ _ISO = re.compile(
     (?P<hour>\d{2}):(?P<minute>\d{2})
     (?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?
     \s*
-    (?P<offset>Z|z|[+-]\d{2}(?::?\d{2})?)?
+    (?P<offset>Z|z|[+-]\d{2}(?::?[0-5]\d)?)?
     """,
-    re.VERBOSE,
+    # ASCII: ``\d`` must not match other scripts' digits, which ``int`` would read.
+    re.VERBOSE | re.ASCII,
 )
 
 
@@ -105,7 +106,11 @@ def format_datetime(value: datetime) -> str:
     """
     if value.tzinfo is None or value.utcoffset() is None:
         raise StateError(f"cannot store a naive datetime: {value.isoformat()}")
-    return value.astimezone(timezone.utc).isoformat()
+    try:
+        return value.astimezone(timezone.utc).isoformat()
+    except OverflowError:
+        # Within a day of datetime.min or max: no UTC instant to write.
+        raise StateError(f"cannot store a datetime outside UTC's range: {value}") from None
 
 
 def parse_at(value: object, where: str) -> datetime:
