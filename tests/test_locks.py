@@ -198,7 +198,33 @@ def django_pglocks_key(lock_id: str) -> int:
     return key
 
 
+# Keys pinned as hashlib, zlib and PostgreSQL's hashtext() computed them: a change
+# in the key functions (or in how a name is encoded) shows up against fixed numbers.
+KNOWN_KEYS = [
+    # name, sha512, crc32, hashtext
+    ("", 2681949081846667838, 0, -1477818771),
+    ("a", 5158164352754162293, -390611389, 1075015857),
+    ("twelve chars", 5729831458902697177, 252981479, 1788333767),
+    ("thirteen char", 1627793187708367483, 806166935, 322978584),
+    ("ünïcödé lock ✓", 5733625491156257077, 886491367, -1931914797),
+    ("automation_analytics_gather", 632038518888829137, -344980077, 984431435),
+    ("pinakes-analytics", 1678968201787515576, 2141044495, 1299307443),
+]
+
+
 class TestKeys:
+    @pytest.mark.parametrize(("name", "sha512", "crc32", "hashtext"), KNOWN_KEYS)
+    def test_known_keys(self, name: str, sha512: int, crc32: int, hashtext: int) -> None:
+        """Each scheme gives the pinned key for names of every length class, Unicode included."""
+        assert sha512_key(name) == sha512
+        assert crc32_key(name) == crc32
+        assert hashtext_key(name) == hashtext
+        assert {s: LOCK_KEYS[s](name) for s in LOCK_KEYS} == {
+            "sha512": sha512,
+            "crc32": crc32,
+            "hashtext": hashtext,
+        }
+
     @pytest.mark.parametrize("name", NAMES)
     def test_sha512_matches_the_old_library(self, name: str) -> None:
         """sha512 keys equal insights-analytics-collector's int(sha512 hex) % 2**63."""
@@ -236,6 +262,7 @@ class TestKeys:
 
 
 def lock_name() -> str:
+    """A fresh lock name, so that tests sharing one server never hold each other's locks."""
     return f"lock-{uuid.uuid4().hex}"
 
 

@@ -10,14 +10,17 @@ import sys
 import textwrap
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from pipeline_collector.db import describe_db_error
 from pipeline_collector.errors import ConfigurationError, StateError
 from pipeline_collector.protocols import StateStore
 from pipeline_collector.records import State
@@ -28,12 +31,20 @@ from pipeline_collector.stores import (
     format_datetime,
     parse_datetime,
 )
+from pipeline_collector.stores.codec import (
+    parse_at,
+    state_from_document,
+    state_from_rows,
+    state_to_document,
+    state_to_rows,
+)
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 def sample_state() -> State:
+    """A state with every part set: last_gather, entries (a _full key, an offset) and extra."""
     return State(
         last_gather=T0,
         entries={
@@ -46,16 +57,19 @@ def sample_state() -> State:
 
 
 def mode_of(path: Path) -> int:
+    """The permission bits of a file."""
     return stat.S_IMODE(path.stat().st_mode)
 
 
 @pytest.fixture
 def pg_table() -> str:
+    """A fresh table name, so that tests sharing one server never see each other's state."""
     return f"state_{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(params=["json", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
+    """Each store in turn, on a fresh file or table."""
     if request.param == "json":
         return JsonFileStore(tmp_path / "state.json")
     if request.param == "sqlite":
@@ -138,6 +152,156 @@ class TestDatetimes:
         """Datetimes are written as ISO-8601 in UTC with an explicit +00:00."""
         at = datetime(2026, 11, 27, 12, 0, tzinfo=timezone(timedelta(hours=2)))
         assert format_datetime(at) == "2026-11-27T10:00:00+00:00"
+
+
+# Aware datetimes with any whole-minute offset: the offsets ISO-8601 text can carry.
+OFFSETS = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+AWARE = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=OFFSETS
+)
+HOSTILE = [
+    "2026-11-27T10:00:00+05:99",  # offset minutes out of range: not read as +06:39
+    "\u0662\u0660\u0662\u0666-\u0661\u0661-\u0662\u0667T10:00Z",  # Arabic-Indic digits
+    "\uff12\uff10\uff12\uff16-11-27T10:00Z",  # full-width digits
+    "2026-11-27T10:00:00+24:00",
+    "2026-11-27T10:00:60Z",
+    "2026-11-27T25:00:00Z",
+    "2026-02-30T10:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "2026-11-27T10:00:00+05:00:30",
+    "2026-11-27T10:00:00Z trailing",
+    "2026-11-27T10:00:00\x00Z",
+    "2026-11-27T10:00:00+0",
+    "T10:00:00Z",
+    "9" * 10_000,
+    "\x00",
+    "null",
+]
+
+
+class TestDatetimeCodec:
+    @given(AWARE)
+    def test_format_then_parse_is_the_same_instant(self, at: datetime) -> None:
+        """Any aware datetime written and read back is the same instant, in UTC."""
+        text = format_datetime(at)
+        assert text.endswith("+00:00")
+        back = parse_datetime(text)
+        assert back == at
+        assert back.utcoffset() == timedelta(0)
+
+    @given(AWARE)
+    def test_isoformat_is_read_with_its_offset(self, at: datetime) -> None:
+        """What datetime.isoformat writes, with any offset, is read back equal and with that offset."""
+        back = parse_datetime(at.isoformat())
+        assert back == at
+        assert back.utcoffset() == at.utcoffset()
+
+    @given(st.text())
+    def test_any_text_parses_aware_or_raises_value_error(self, text: str) -> None:
+        """Arbitrary text either parses to an aware datetime or raises ValueError, nothing else."""
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:
+            return
+        assert parsed.utcoffset() is not None
+
+    @pytest.mark.parametrize("text", HOSTILE)
+    def test_hostile_text_is_refused(self, text: str) -> None:
+        """Out-of-range fields, other scripts' digits, stray characters and junk raise ValueError."""
+        with pytest.raises(ValueError):
+            parse_datetime(text)
+
+    def test_naive_datetime_is_not_written(self) -> None:
+        """Writing a naive datetime raises StateError rather than guessing a zone."""
+        with pytest.raises(StateError, match="naive"):
+            format_datetime(datetime(2026, 11, 27, 10, 0))
+
+    def test_zone_without_an_offset_is_not_written(self) -> None:
+        """A tzinfo whose utcoffset is None counts as naive."""
+
+        class NoOffset(tzinfo):
+            """A zone that does not know its offset."""
+
+            def utcoffset(self, dt: datetime | None) -> timedelta | None:
+                return None
+
+            def dst(self, dt: datetime | None) -> timedelta | None:
+                return None
+
+            def tzname(self, dt: datetime | None) -> str | None:
+                return None
+
+        with pytest.raises(StateError, match="naive"):
+            format_datetime(datetime(2026, 11, 27, 10, 0, tzinfo=NoOffset()))
+
+    def test_instant_outside_utc_range_is_a_state_error(self) -> None:
+        """A datetime with no UTC equivalent (year 1 at +05:00) raises StateError, not OverflowError."""
+        at = parse_datetime("0001-01-01T00:00:00+05:00")
+        with pytest.raises(StateError, match="range"):
+            format_datetime(at)
+
+    @pytest.mark.parametrize("value", [None, 1764237600, 1.5, ["2026-11-27T10:00:00Z"], {}])
+    def test_stored_non_string_names_where(self, value: object) -> None:
+        """A stored value that is not a string raises StateError naming where it was found."""
+        with pytest.raises(StateError, match=r"^state.json: entries\['jobs'\]: expected"):
+            parse_at(value, "state.json: entries['jobs']")
+
+
+class TestStateCodec:
+    @pytest.mark.parametrize("as_string", [False, True])
+    def test_document_round_trip(self, as_string: bool) -> None:
+        """A state written as a document reads back equal, and says which entries form it had."""
+        document = state_to_document(sample_state(), entries_as_string=as_string)
+        state, was_string = state_from_document(json.loads(json.dumps(document)), "doc")
+        assert state == sample_state()
+        assert dict(state.extra) == dict(sample_state().extra)
+        assert was_string is as_string
+
+    def test_rows_round_trip(self) -> None:
+        """A state written as rows reads back equal, extra included."""
+        state = state_from_rows(state_to_rows(sample_state()), "table")
+        assert state == sample_state()
+        assert dict(state.extra) == dict(sample_state().extra)
+
+    def test_empty_state_is_no_rows(self) -> None:
+        """An empty state is no rows at all, and no rows read as an empty state."""
+        assert state_to_rows(State()) == []
+        assert state_from_rows([], "table") == State()
+
+    @pytest.mark.parametrize(
+        ("rows", "reason"),
+        [
+            ([("colour", "blue")], "unknown row 'colour'"),
+            ([("extra:n", "{n")], "extra:n is not valid JSON"),
+            ([("entry:jobs", "2026-11-27T10:00:00")], "entry:jobs: datetime without a UTC offset"),
+            ([("last_gather", "soon")], "last_gather: not an ISO-8601 datetime"),
+        ],
+    )
+    def test_bad_rows_are_refused(self, rows: list[tuple[str, str]], reason: str) -> None:
+        """An unknown row or a value that does not read raises StateError naming the table and row."""
+        with pytest.raises(StateError, match=f"^table: .*{reason}"):
+            state_from_rows(rows, "table")
+
+
+class TestDescribeDbError:
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "connection failed: host=db user=svc password=s3cr3t-pw",
+            "connection failed: host=db password = 's3cr3t-pw with spaces' user=svc",
+            "connection failed: PASSWORD=s3cr3t-pw",
+            "could not connect to postgresql://svc:s3cr3t-pw@db:5432/analytics",
+            "first line is fine\nsecond line: password=s3cr3t-pw",
+        ],
+    )
+    def test_passwords_are_blanked(self, message: str) -> None:
+        """A database error is named in one line without any password it carried."""
+        text = describe_db_error(psycopg.OperationalError(message))
+        assert "s3cr3t" not in text
+        assert text.startswith("OperationalError: ")
+        assert "\n" not in text
 
 
 class TestJsonFile:
@@ -566,7 +730,9 @@ class TestPostgres:
         """The table has one key/value row per item."""
         PostgresStore.from_dsn(postgres_dsn, table=pg_table).save(sample_state())
         with psycopg.connect(postgres_dsn) as conn:
-            rows = dict(conn.execute(f"SELECT key, value FROM {pg_table}").fetchall())
+            rows: dict[str, str] = dict(
+                conn.execute(f"SELECT key, value FROM {pg_table}").fetchall()
+            )
         assert rows["last_gather"] == "2026-11-27T10:00:00+00:00"
         assert rows["entry:jobs"] == "2026-11-27T09:00:00+00:00"
         assert len(rows) == 6

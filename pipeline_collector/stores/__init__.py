@@ -1,0 +1,28 @@
+"""State stores: where bookkeeping lives between runs.
+
+Each store fits the ``StateStore`` protocol: ``load()`` returns the saved
+``State`` (an empty one when nothing was ever saved) and raises ``StateError``
+when what is stored cannot be read, so that an unreadable state never passes
+for an empty one (which would re-send four weeks of data); ``save(state)``
+replaces the whole state at once, so a crash or a concurrent writer never
+leaves half of one state mixed with half of another.
+
+``codec`` says how a state is written down (datetimes, documents, rows);
+``json_file``, ``sqlite`` and ``postgres`` are the stores.
+"""
+
+from __future__ import annotations
+
+from .codec import DEFAULT_TABLE, format_datetime, parse_datetime
+from .json_file import JsonFileStore
+from .postgres import PostgresStore
+from .sqlite import SqliteStore
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "JsonFileStore",
+    "PostgresStore",
+    "SqliteStore",
+    "format_datetime",
+    "parse_datetime",
+]

@@ -1,0 +1,244 @@
+"""How a ``State`` is written down: datetimes, JSON documents and table rows.
+
+Datetimes are written as ISO-8601 in UTC with an explicit offset
+(``2026-11-27T10:00:00+00:00``).  They are read in that form and in the forms
+services store today: a ``Z`` suffix, Django's ``DjangoJSONEncoder`` output
+(milliseconds), any offset.  A datetime without an offset is an error, never
+a guess.  Everything here is pure: the stores do the reading and writing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..errors import StateError
+from ..records import State
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "format_datetime",
+    "parse_at",
+    "parse_datetime",
+    "state_from_document",
+    "state_from_rows",
+    "state_to_document",
+    "state_to_rows",
+]
+
+DEFAULT_TABLE = "pipeline_collector_state"
+
+_ISO = re.compile(
+    r"""
+    (?P<date>\d{4}-\d{2}-\d{2})
+    [T\ ]
+    (?P<hour>\d{2}):(?P<minute>\d{2})
+    (?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?
+    \s*
+    (?P<offset>Z|z|[+-]\d{2}(?::?[0-5]\d)?)?
+    """,
+    # ASCII: ``\d`` must not match other scripts' digits, which ``int`` would read.
+    re.VERBOSE | re.ASCII,
+)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO-8601 datetime that carries an offset (or ``Z``).
+
+    Accepts what ``datetime.isoformat`` and Django's JSON encoder write, on
+    every supported Python (3.10's ``fromisoformat`` rejects ``Z``).  Raises
+    ``ValueError`` for anything else, a naive datetime included.
+
+    >>> parse_datetime("2026-11-27T10:00:00.123Z")
+    datetime.datetime(2026, 11, 27, 10, 0, 0, 123000, tzinfo=datetime.timezone.utc)
+    >>> parse_datetime("2026-11-27T12:00:00+02:00").isoformat()
+    '2026-11-27T12:00:00+02:00'
+    >>> parse_datetime("2026-11-27T10:00:00")
+    Traceback (most recent call last):
+    ...
+    ValueError: datetime without a UTC offset: '2026-11-27T10:00:00'
+    >>> parse_datetime("2026-02-30T10:00:00Z")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a valid datetime: '2026-02-30T10:00:00Z' (day is out of range for month)
+    """
+    match = _ISO.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"not an ISO-8601 datetime: {value!r}")
+    offset = match["offset"]
+    if offset is None:
+        raise ValueError(f"datetime without a UTC offset: {value!r}")
+    fraction = (match["fraction"] or "0")[:6].ljust(6, "0")
+    try:
+        year, month, day = (int(p) for p in match["date"].split("-"))
+        if offset in ("Z", "z"):
+            tz = timezone.utc
+        else:
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+            tz = timezone.utc if not delta else timezone(sign * delta)
+        return datetime(
+            year,
+            month,
+            day,
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"] or 0),
+            int(fraction),
+            tzinfo=tz,
+        )
+    except ValueError as exc:
+        raise ValueError(f"not a valid datetime: {value!r} ({exc})") from None
+
+
+def format_datetime(value: datetime) -> str:
+    """Write a timezone-aware datetime as ISO-8601 in UTC with its offset.
+
+    >>> format_datetime(parse_datetime("2026-11-27T12:00:00+02:00"))
+    '2026-11-27T10:00:00+00:00'
+    >>> format_datetime(datetime(2026, 11, 27, 10, 0))
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.StateError: cannot store a naive datetime: 2026-11-27T10:00:00
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StateError(f"cannot store a naive datetime: {value.isoformat()}")
+    try:
+        return value.astimezone(timezone.utc).isoformat()
+    except OverflowError:
+        # Within a day of datetime.min or max: no UTC instant to write.
+        raise StateError(f"cannot store a datetime outside UTC's range: {value}") from None
+
+
+def parse_at(value: object, where: str) -> datetime:
+    """Parse a stored datetime; anything else is a ``StateError`` that says where.
+
+    >>> parse_at("2026-11-27T10:00:00Z", "state.json: last_gather").isoformat()
+    '2026-11-27T10:00:00+00:00'
+    >>> parse_at(1764237600, "last_gather")
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.StateError: last_gather: expected an ISO-8601 string, got int
+    """
+    if not isinstance(value, str):
+        raise StateError(f"{where}: expected an ISO-8601 string, got {type(value).__name__}")
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise StateError(f"{where}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- JSON documents
+
+
+def state_from_document(data: object, where: str) -> tuple[State, bool]:
+    """Build a State from a decoded JSON document; also say whether entries was a string.
+
+    >>> state, as_string = state_from_document(
+    ...     {"last_gather": None, "entries": '{"jobs": "2026-11-27T10:00:00Z"}', "uuid": "b2"}, "s"
+    ... )
+    >>> (state.entries["jobs"].isoformat(), dict(state.extra), as_string)
+    ('2026-11-27T10:00:00+00:00', {'uuid': 'b2'}, True)
+    """
+    if not isinstance(data, dict):
+        raise StateError(f"{where}: state must be a JSON object, got {type(data).__name__}")
+    extra = {k: v for k, v in data.items() if k not in ("last_gather", "entries")}
+    last = data.get("last_gather")
+    last_gather = None if last is None else parse_at(last, f"{where}: last_gather")
+    entries_raw = data.get("entries")
+    as_string = isinstance(entries_raw, str)
+    if isinstance(entries_raw, str):
+        try:
+            entries_raw = json.loads(entries_raw) if entries_raw.strip() else {}
+        except json.JSONDecodeError:
+            raise StateError(f"{where}: entries is a string but not valid JSON") from None
+    if entries_raw is None:
+        entries_raw = {}
+    if not isinstance(entries_raw, dict):
+        raise StateError(f"{where}: entries must be an object, got {type(entries_raw).__name__}")
+    entries = {
+        str(key): parse_at(value, f"{where}: entries[{key!r}]")
+        for key, value in entries_raw.items()
+    }
+    return State(last_gather=last_gather, entries=entries, extra=extra), as_string
+
+
+def state_to_document(state: State, *, entries_as_string: bool) -> dict[str, Any]:
+    """The JSON document for ``state``: extra keys beside ``last_gather`` and ``entries``.
+
+    >>> at = parse_datetime("2026-11-27T12:00:00+02:00")
+    >>> state_to_document(State(entries={"jobs": at}), entries_as_string=True)
+    {'last_gather': None, 'entries': '{"jobs": "2026-11-27T10:00:00+00:00"}'}
+    """
+    entries: dict[str, str] = {k: format_datetime(v) for k, v in state.entries.items()}
+    document: dict[str, Any] = dict(state.extra)
+    document["last_gather"] = (
+        None if state.last_gather is None else format_datetime(state.last_gather)
+    )
+    document["entries"] = json.dumps(entries, sort_keys=True) if entries_as_string else entries
+    return document
+
+
+# --------------------------------------------------------------------------- table rows
+#
+# A table store keeps one row per item: ``last_gather``, ``entry:<key>`` (ISO
+# datetimes) and ``extra:<name>`` (JSON).  One row per key keeps the state
+# readable with plain SQL and lets a save replace it in one transaction.
+
+_LAST_GATHER = "last_gather"
+_ENTRY = "entry:"
+_EXTRA = "extra:"
+
+
+def state_to_rows(state: State) -> list[tuple[str, str]]:
+    """The ``(key, value)`` rows that hold ``state`` in a table.
+
+    >>> at = parse_datetime("2026-11-27T10:00:00Z")
+    >>> for row in state_to_rows(State(last_gather=at, entries={"jobs": at}, extra={"n": [1]})):
+    ...     print(row)
+    ('last_gather', '2026-11-27T10:00:00+00:00')
+    ('entry:jobs', '2026-11-27T10:00:00+00:00')
+    ('extra:n', '[1]')
+    """
+    rows: list[tuple[str, str]] = []
+    if state.last_gather is not None:
+        rows.append((_LAST_GATHER, format_datetime(state.last_gather)))
+    rows.extend((_ENTRY + key, format_datetime(at)) for key, at in state.entries.items())
+    for name, value in state.extra.items():
+        try:
+            rows.append((_EXTRA + name, json.dumps(value, sort_keys=True)))
+        except (TypeError, ValueError) as exc:
+            raise StateError(f"extra[{name!r}] cannot be stored as JSON: {exc}") from None
+    return rows
+
+
+def state_from_rows(rows: list[tuple[str, str]], where: str) -> State:
+    """Build a State from a table's rows; an unknown or unreadable row is a ``StateError``.
+
+    >>> state = state_from_rows([("entry:jobs", "2026-11-27T10:00:00Z"), ("extra:n", "[1]")], "t")
+    >>> (state.last_gather, state.entries["jobs"].isoformat(), dict(state.extra))
+    (None, '2026-11-27T10:00:00+00:00', {'n': [1]})
+    >>> state_from_rows([("colour", "blue")], "t")
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.StateError: t: unknown row 'colour'
+    """
+    last_gather = None
+    entries: dict[str, datetime] = {}
+    extra: dict[str, Any] = {}
+    for key, value in rows:
+        if key == _LAST_GATHER:
+            last_gather = parse_at(value, f"{where}: {key}")
+        elif key.startswith(_ENTRY):
+            entries[key[len(_ENTRY) :]] = parse_at(value, f"{where}: {key}")
+        elif key.startswith(_EXTRA):
+            try:
+                extra[key[len(_EXTRA) :]] = json.loads(value)
+            except (TypeError, json.JSONDecodeError):
+                raise StateError(f"{where}: {key} is not valid JSON") from None
+        else:
+            raise StateError(f"{where}: unknown row {key!r}")
+    return State(last_gather=last_gather, entries=entries, extra=extra)
