@@ -82,6 +82,7 @@ class Bookkeeper:
             self.store.save(new)
             log.info(
                 "state.saved",
+                store=repr(self.store),
                 entries={k: v.isoformat() for k, v in new.entries.items()},
                 last_gather=new.last_gather.isoformat() if new.last_gather else None,
             )

@@ -99,10 +99,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("ship.corrupted", ("ship",), "error", ("archive", "error"),
           "The destination reports a checksum other than the archive's."),
     # pipeline
-    Event("run.gated", ("pipeline",), "warning", ("reason",),
-          "A licence or shipping gate is closed: the run does nothing (debug when scheduled)."),
-    Event("lock.held", ("pipeline",), "warning", ("lock",),
-          "Another run holds the lock: this one does nothing (debug when scheduled)."),
+    Event("run.gated", ("pipeline",), "warning", ("reason", "lock"),
+          "A gate is closed (licence, shipping, or the lock another run holds): the run does"
+          " nothing (debug when scheduled)."),
     Event("workdir.swept", ("pipeline",), "info", ("folder",),
           "A folder left by a killed run was removed, under the lock."),
     Event("run.failed", ("pipeline",), "error", ("reason",),
@@ -128,6 +127,8 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "A state store read the saved bookkeeping."),
     Event("state.missing", ("state",), "info", ("store", "path"),
           "A state store holds nothing yet: the run starts from the horizon."),
+    Event("lock.held", ("lock",), "info", ("kind", "path", "holder", "key"),
+          "A lock is held by another process (its PID for a file lock): not taken."),
     Event("lock.acquired", ("lock",), "debug", ("kind", "path", "key"),
           "A lock was taken."),
     Event("lock.released", ("lock",), "debug", ("kind", "path", "key"),
@@ -179,4 +180,3 @@ def events_markdown() -> str:
             fields = ", ".join(f"`{f}`" for f in e.fields) or "-"
             lines.append(f"| `{e.name}` | {e.level} | {fields} | {e.meaning} |")
     return "\n".join(lines) + "\n"
-

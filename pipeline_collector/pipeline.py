@@ -373,7 +373,9 @@ def gather(
     try:
         with lock.acquire() if lock is not None else contextlib.nullcontext(True) as acquired:
             if not acquired:
-                (log.debug if quiet else log.warning)("lock.held", lock=repr(lock))
+                (log.debug if quiet else log.warning)(
+                    "run.gated", reason="another run holds the lock", lock=repr(lock)
+                )
                 return Run(mode=mode, status="lock-held", reason="another run holds the lock")
             if lock is not None:
                 _sweep(folder)

@@ -660,7 +660,7 @@ class TestHeldLock:
             assert got
             run = bench.run([*bench.base, bench.recorder()], mode=mode)
         assert run.status == "lock-held" and "lock" in (run.reason or "")
-        held = [e for e in logs if e["event"] == "lock.held" and e.get("stage") == "pipeline"]
+        held = [e for e in logs if e["event"] == "run.gated" and "lock" in e["reason"]]
         assert [e["log_level"] for e in held] == [level]
         assert bench.calls == []
         assert bench.state_bytes() == state and len(bench.archives()) == shipped

@@ -83,7 +83,6 @@ class JsonFileStore:
         except (TypeError, ValueError) as exc:
             raise StateError(f"{self.path}: state cannot be written as JSON: {exc}") from None
         _atomic_write(self.path, data)
-        log.debug("state.saved", store="json", path=str(self.path), entries=len(state.entries))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -118,4 +118,3 @@ class PostgresStore:
             raise StateError(
                 f"{self._where}: cannot save state: {describe_db_error(exc)}"
             ) from None
-        log.debug("state.saved", store="postgres", table=self.table, entries=len(state.entries))

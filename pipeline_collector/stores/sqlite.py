@@ -100,4 +100,3 @@ class SqliteStore:
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StateError(f"{self._where}: cannot save state: {exc}") from None
-        log.debug("state.saved", store="sqlite", path=str(self.path), entries=len(state.entries))
