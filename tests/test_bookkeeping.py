@@ -39,6 +39,13 @@ class Source:
         self.collector = events
 
 
+def failing_on(*calls: int, lost_answer: bool = False) -> FakeTransport:
+    """A fake transport whose calls numbered ``calls`` (1-based) fail."""
+    transport = FakeTransport(lost_answer=lost_answer)
+    transport.fail_on = set(calls)  # set after construction: the converter is untyped to mypy
+    return transport
+
+
 def shipped_rows(transport: FakeTransport) -> list[str]:
     rows: list[str] = []
     for n in range(len(transport.sent)):
@@ -115,7 +122,7 @@ class TestFailingShipment:
     def test_a_failed_upload_stops_its_key(self, tmp_path: Path) -> None:
         """When the second upload fails, only the first window advances the entry."""
         source, store = Source(), MemoryStore()
-        transport = FakeTransport(fail_on={2})
+        transport = failing_on(2)
         result = run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
         assert result.status == "partial"
         assert store.state.entries["events"] == START.replace(hour=0) + DAY
@@ -125,7 +132,7 @@ class TestFailingShipment:
     def test_next_run_after_failed_upload_ships_exactly_the_rest(self, tmp_path: Path) -> None:
         """The run after a failed upload sends the missing rows and nothing twice."""
         source, store = Source(), MemoryStore()
-        transport = FakeTransport(fail_on={2})
+        transport = failing_on(2)
         clock = FrozenClock(NOW)
         run(source, store, transport, clock, tmp_path, since=START)
         transport.fail_on = set()
@@ -137,7 +144,7 @@ class TestFailingShipment:
         """The store is saved once per confirmed upload, so a crash loses at most one archive."""
         source, store, transport = Source(), MemoryStore(), FakeTransport()
         run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
-        entries = [s.entries.get("events") for s in store.history]
+        entries = [s.entries["events"] for s in store.history]
         # one save per shipped window, then the final last_gather
         assert len(transport.sent) == 5
         assert entries[:5] == sorted(entries[:5])
@@ -147,7 +154,7 @@ class TestFailingShipment:
     def test_a_lost_answer_is_reported_as_possible_duplicate(self, tmp_path: Path) -> None:
         """A shipment whose answer was lost is reported, since the next run may resend it."""
         source, store = Source(), MemoryStore()
-        transport = FakeTransport(fail_on={1}, lost_answer=True)
+        transport = failing_on(1, lost_answer=True)
         result = run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
         assert [s.archive.name for s in result.possible_duplicates] == [
             result.shipments[0].archive.name
@@ -271,12 +278,21 @@ class TestEmptyWindows:
             return iter(["id\n"])
 
         store = MemoryStore(pc.State(entries={"quiet": NOW - DAY}))
-        pc.gather([config, quiet], mode="manual", state=store, transport=FakeTransport(), clock=FrozenClock(NOW), workdir=tmp_path)
+        pc.gather(
+            [config, quiet],
+            mode="manual",
+            state=store,
+            transport=FakeTransport(),
+            clock=FrozenClock(NOW),
+            workdir=tmp_path,
+        )
         assert store.state.entries["quiet"] == NOW
 
 
 class TestWindowSplitAcrossArchives:
-    def test_rest_of_a_failed_window_is_held_back_and_sent_once_next_run(self, tmp_path: Path) -> None:
+    def test_rest_of_a_failed_window_is_held_back_and_sent_once_next_run(
+        self, tmp_path: Path
+    ) -> None:
         """When the first archive of a three-part window fails, the other two are not sent; the next run sends all three once."""
 
         @pc.register("table", "1.0", format="csv")
@@ -285,19 +301,39 @@ class TestWindowSplitAcrossArchives:
             for i in range(300):
                 yield f"{i},{'x' * 20}\n"
 
-        store, transport = MemoryStore(pc.State(entries={"table": NOW - DAY})), FakeTransport(fail_on={1})
-        first = pc.gather([config, table], mode="manual", state=store, transport=transport,
-                          clock=FrozenClock(NOW), workdir=tmp_path, max_data_size=3000)
+        store, transport = (
+            MemoryStore(pc.State(entries={"table": NOW - DAY})),
+            failing_on(1),
+        )
+        first = pc.gather(
+            [config, table],
+            mode="manual",
+            state=store,
+            transport=transport,
+            clock=FrozenClock(NOW),
+            workdir=tmp_path,
+            max_data_size=3000,
+        )
         assert len(first.archives) == 3
         assert [s.ok for s in first.shipments] == [False, False, False]
         assert [s.skipped for s in first.shipments] == [False, True, True]
         assert transport.calls == 1 and transport.sent == []
         assert store.state.entries["table"] == NOW - DAY
         transport.fail_on = set()
-        pc.gather([config, table], mode="manual", state=store, transport=transport,
-                  clock=FrozenClock(NOW + timedelta(minutes=1)), workdir=tmp_path, max_data_size=3000)
+        pc.gather(
+            [config, table],
+            mode="manual",
+            state=store,
+            transport=transport,
+            clock=FrozenClock(NOW + timedelta(minutes=1)),
+            workdir=tmp_path,
+            max_data_size=3000,
+        )
         ids: list[str] = []
         for n in range(len(transport.sent)):
             with transport.open(n) as tar:
-                ids += [r.split(",")[0] for r in tar.extractfile("./table.csv").read().decode().splitlines()[1:]]
+                ids += [
+                    r.split(",")[0]
+                    for r in tar.extractfile("./table.csv").read().decode().splitlines()[1:]
+                ]
         assert ids == [str(i) for i in range(300)]

@@ -13,7 +13,9 @@ def test_every_public_non_module_attribute_is_in_all() -> None:
     exported = {
         name
         for name, value in vars(pc).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
     }
     assert exported == set(pc.__all__) - {"slicers"}
 
@@ -26,8 +28,21 @@ def test_all_names_resolve() -> None:
 
 def test_contract_names_are_exported() -> None:
     """The names the users' code relies on are importable from the package."""
-    for name in ["register", "gather", "slicers", "JsonFileStore", "DirectoryTransport", "FileLock",
-                 "StateStore", "Transport", "Lock", "Clock", "Run", "Archive", "Collection"]:
+    for name in [
+        "register",
+        "gather",
+        "slicers",
+        "JsonFileStore",
+        "DirectoryTransport",
+        "FileLock",
+        "StateStore",
+        "Transport",
+        "Lock",
+        "Clock",
+        "Run",
+        "Archive",
+        "Collection",
+    ]:
         assert name in pc.__all__, name
     for name in ["FakeTransport", "MemoryStore", "FrozenClock"]:
         assert hasattr(testing, name)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 import pipeline_collector as pc
+from pipeline_collector.records import Slicer
 from pipeline_collector.stages.plan import collection_window, plan
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
@@ -79,13 +81,13 @@ def config(**kwargs: Any) -> dict[str, Any]:
 
 
 @pc.register("plain", "1.0", format="csv")
-def plain(**kwargs: Any) -> Any:
+def plain(**kwargs: Any) -> list[str]:
     return []
 
 
-def sliced_by(slicer: Any) -> Any:
+def sliced_by(slicer: Slicer) -> Callable[..., list[str]]:
     @pc.register("sliced", "1.0", format="csv", fnc_slicing=slicer)
-    def sliced(**kwargs: Any) -> Any:
+    def sliced(**kwargs: Any) -> list[str]:
         return []
 
     return sliced
@@ -146,7 +148,7 @@ class TestBadSlicers:
             ([(NOW,)], "expected \\(since, until\\)"),
         ],
     )
-    def test_bad_windows_stop_only_their_key(self, windows: Any, message: str) -> None:
+    def test_bad_windows_stop_only_their_key(self, windows: list[Any], message: str) -> None:
         """A slicer yielding bad windows is a problem for its key; the others still run."""
         p = plan(
             pc.discover([config, plain, sliced_by(lambda *a, **k: windows)]), pc.State(), now=NOW
@@ -159,7 +161,7 @@ class TestBadSlicers:
     def test_raising_slicer_is_a_problem_naming_the_error(self) -> None:
         """A slicer that raises becomes a problem naming the exception."""
 
-        def broken(*args: Any, **kwargs: Any) -> Any:
+        def broken(*args: Any, **kwargs: Any) -> NoReturn:
             raise KeyError("no such table")
 
         p = plan(pc.discover([config, sliced_by(broken)]), pc.State(), now=NOW)
