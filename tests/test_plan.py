@@ -1,4 +1,5 @@
-"""The collection window, rule by rule (docs/contract.md, section 2)."""
+"""The plan stage: the collection window rule by rule (docs/contract.md, section 2), each
+collector's start, full syncs, and the windows slicers yield."""
 
 from __future__ import annotations
 
