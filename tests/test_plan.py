@@ -97,7 +97,7 @@ class TestCollectionWindow:
         s, u, _ = collection_window(NOW.astimezone(plus_two), NOW - DAY, None, None)
         assert (s, u) == (NOW - DAY, NOW)
 
-    @settings(max_examples=300)
+    @settings(max_examples=300, deadline=None)
     @given(
         since=st.none() | st.integers(-80, 10),
         until=st.none() | st.integers(-80, 10),
