@@ -146,18 +146,18 @@ def case_new(
 
 
 def _old_library(max_data: int) -> tuple[Any, Any, Any]:
-    from django.conf import settings  # type: ignore[import-untyped]
+    from django.conf import settings
 
     if not settings.configured:
         settings.configure(USE_TZ=True)
-    from insights_analytics_collector import (  # type: ignore[import-untyped]
+    from insights_analytics_collector import (
         Collector,
         CsvFileSplitter,
         Package,
         register,
     )
 
-    class BenchPackage(Package):  # type: ignore[misc]
+    class BenchPackage(Package):  # type: ignore[misc]  # subclasses the old, untyped library
         MAX_DATA_SIZE = max_data
         PAYLOAD_CONTENT_TYPE = "application/vnd.redhat.benchmark.filename+tgz"
 
@@ -182,7 +182,7 @@ def _old_library(max_data: int) -> tuple[Any, Any, Any]:
         def _get_rh_bucket(self) -> str:
             return ""
 
-    class BenchCollector(Collector):  # type: ignore[misc]
+    class BenchCollector(Collector):  # type: ignore[misc]  # subclasses the old, untyped library
         @staticmethod
         def db_connection() -> None:
             return None
@@ -216,11 +216,11 @@ def case_old(size: int, max_data: int, folder: Path) -> dict[str, Any]:
     """The same rows through insights-analytics-collector 0.3.2, as AWX drives it."""
     collector_class, splitter, register = _old_library(max_data)
 
-    @register("config", "1.0", description="benchmark config", config=True)  # type: ignore[untyped-decorator]
+    @register("config", "1.0", description="benchmark config", config=True)  # type: ignore[untyped-decorator]  # the old library is untyped
     def config(**kwargs: Any) -> dict[str, str]:
         return {"version": "benchmark"}
 
-    @register("job_events", "1.0", format="csv", description="job events")  # type: ignore[untyped-decorator]
+    @register("job_events", "1.0", format="csv", description="job events")  # type: ignore[untyped-decorator]  # the old library is untyped
     def job_events(full_path: str, max_data_size: int, **kwargs: Any) -> list[str]:
         # What copy_expert(sql, CsvFileSplitter(...)) does: one write() per row.
         out = splitter(
@@ -228,11 +228,11 @@ def case_old(size: int, max_data: int, folder: Path) -> dict[str, Any]:
         )
         for row in workload.text_rows(size):
             out.write(row)
-        return out.file_list()  # type: ignore[no-any-return]
+        files: list[str] = out.file_list()
+        return files
 
     module = types.ModuleType("benchmark_old_collectors")
-    module.config = config  # type: ignore[attr-defined]
-    module.job_events = job_events  # type: ignore[attr-defined]
+    vars(module).update(config=config, job_events=job_events)
 
     workload.warm()
     producer = _drain(workload.text_rows(size))

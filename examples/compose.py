@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     transport = pc.DirectoryTransport(args.out)
 
     plan = pc.plan(pc.discover(jobs_collectors), pc.State(), now=now)
-    collect = partial(pc.collect, workdir=work, max_data_size=LIMIT, collection_type="manual", clock=lambda: now)
+    collect = partial(
+        pc.collect, workdir=work, max_data_size=LIMIT, collection_type="manual", clock=lambda: now
+    )
     split = partial(pc.split, directory=work, max_data_size=LIMIT)
     config = split(collect(config_task(plan))).parts[0]
 
@@ -49,8 +51,22 @@ def main(argv: list[str] | None = None) -> int:
         plan.tasks,
         curried.map(collect),  # call each collector over its window
         curried.map(split),  # cut CSV into parts, compressed as they are cut
-        partial(pc.pack, max_data_size=LIMIT, max_upload_size=UPLOAD, config=config, config_version=plan.config.version),
-        curried.map(partial(pc.write_archive, config=config, config_version=plan.config.version, directory=work, until=plan.until)),
+        partial(
+            pc.pack,
+            max_data_size=LIMIT,
+            max_upload_size=UPLOAD,
+            config=config,
+            config_version=plan.config.version,
+        ),
+        curried.map(
+            partial(
+                pc.write_archive,
+                config=config,
+                config_version=plan.config.version,
+                directory=work,
+                until=plan.until,
+            )
+        ),
         curried.map(partial(pc.ship, transport)),
         list,
     )

@@ -37,7 +37,8 @@ def config(**kwargs: Any) -> dict[str, Any]:
 def job_summary(since: datetime, until: datetime, **kwargs: Any) -> dict[str, int]:
     with _connect() as db:
         rows = db.execute(
-            "SELECT status, count(*) FROM jobs WHERE finished >= ? AND finished < ? GROUP BY status",
+            "SELECT status, count(*) FROM jobs WHERE finished >= ? AND finished < ?"
+            " GROUP BY status",
             (_ts(since), _ts(until)),
         ).fetchall()
     return dict(rows)

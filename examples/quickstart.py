@@ -50,7 +50,8 @@ def grow(path: Path, now: datetime) -> int:
         status = rng.choice(["successful", "successful", "failed"])
         db.execute("INSERT INTO jobs VALUES (?, ?, ?)", (job, status, t.isoformat()))
         for _ in range(rng.randint(5, 30)):
-            stdout = f'{{"task": "step {rng.randint(1, 40)}", "uuid": "{uuid.UUID(int=rng.getrandbits(128))}",\n "msg": "ok, done"}}'
+            task, event_id = rng.randint(1, 40), uuid.UUID(int=rng.getrandbits(128))
+            stdout = f'{{"task": "step {task}", "uuid": "{event_id}",\n "msg": "ok, done"}}'
             db.execute(
                 "INSERT INTO job_events (job_id, created, host, event, stdout) VALUES (?,?,?,?,?)",
                 (job, t.isoformat(), rng.choice(HOSTS), rng.choice(EVENTS), stdout),
@@ -64,11 +65,15 @@ def grow(path: Path, now: datetime) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dry-run", action="store_true", help="build archives, ship nothing")
     parser.add_argument("--out", default="examples/out", help="destination folder")
     parser.add_argument("--database", default="examples/data/jobs.sqlite3")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the pipeline's log events")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the pipeline's log events"
+    )
     args = parser.parse_args(argv)
     if not args.verbose:  # only warnings and errors from the pipeline
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"run: {run.status}{'' if run.reason is None else ' - ' + run.reason}")
     for c in run.collections:
-        print(f"  {c.key:<12} {str(c.task.window):<60} {c.status:<7} rows={c.rows:<6} bytes={c.bytes}")
+        print(f"  {c.key:<12} {c.task.window!s:<60} {c.status:<7} rows={c.rows:<6} bytes={c.bytes}")
     for a in run.archives:
         print(f"  archive {a.name}  {a.size} bytes  {len(a.members)} members")
     for r in run.receipts:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import tarfile
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,13 @@ def config(**kwargs: Any) -> dict[str, Any]:
     return {"version": "2.4", "license": "enterprise"}
 
 
-def csv_collector(key: str, rows: int, width: int = 20, **options: Any) -> Any:
+def csv_collector(
+    key: str, rows: int, width: int = 20, **options: Any
+) -> Callable[..., Iterator[str]]:
     """A CSV collector yielding ``rows`` rows of about ``width`` bytes."""
 
     @pc.register(key, "1.2", format="csv", **options)
-    def collect(since: datetime, until: datetime, **kwargs: Any) -> Any:
+    def collect(since: datetime, until: datetime, **kwargs: Any) -> Iterator[str]:
         yield "id,payload\n"
         for i in range(rows):
             yield f"{i},{'x' * width}\n"
@@ -37,18 +40,25 @@ def csv_collector(key: str, rows: int, width: int = 20, **options: Any) -> Any:
     return collect
 
 
-def json_collector(key: str, value: Any, **options: Any) -> Any:
+def json_collector(key: str, value: object, **options: Any) -> Callable[..., object]:
     @pc.register(key, "1.1", **options)
-    def collect(**kwargs: Any) -> Any:
+    def collect(**kwargs: Any) -> object:
         return value
 
     collect.__name__ = key
     return collect
 
 
+def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
+    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
+    f = tar.extractfile(member)
+    assert f is not None, member
+    return f.read()
+
+
 def members(path: Path) -> dict[str, bytes]:
     with tarfile.open(path, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+        return {m.name: read_member(tar, m) for m in tar.getmembers()}
 
 
 def status_rows(data: bytes) -> list[dict[str, str]]:

@@ -9,10 +9,11 @@ import io
 import subprocess
 import sys
 import tarfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from structlog.testing import capture_logs
@@ -27,6 +28,7 @@ from pipeline_collector import (  # noqa: E402
     FileLock,
     JsonFileStore,
     Run,
+    State,
     StateError,
     gather,
     register,
@@ -421,29 +423,37 @@ class TestSettings:
 # --- slicers ------------------------------------------------------------------------
 
 
-def _overlapping(key: str, last: datetime, since: datetime, until: datetime, **kw: Any) -> Any:
+def _overlapping(
+    key: str, last: datetime, since: datetime, until: datetime, **kw: Any
+) -> Iterator[tuple[datetime, datetime]]:
     yield since, since + timedelta(hours=2)
     yield since + timedelta(hours=1), until
 
 
-def _unordered(key: str, last: datetime, since: datetime, until: datetime, **kw: Any) -> Any:
+def _unordered(
+    key: str, last: datetime, since: datetime, until: datetime, **kw: Any
+) -> Iterator[tuple[datetime, datetime]]:
     yield since + timedelta(hours=2), until
     yield since, since + timedelta(hours=2)
 
 
-def _naive(key: str, last: datetime, since: datetime, until: datetime, **kw: Any) -> Any:
+def _naive(
+    key: str, last: datetime, since: datetime, until: datetime, **kw: Any
+) -> Iterator[tuple[datetime, datetime]]:
     yield since.replace(tzinfo=None), until
 
 
-def _slicer_raises(key: str, last: datetime, **kw: Any) -> Any:
+def _slicer_raises(key: str, last: datetime, **kw: Any) -> NoReturn:
     raise KeyError("cursor")
 
 
-def _junk(key: str, last: datetime, **kw: Any) -> Any:
+def _junk(key: str, last: datetime, **kw: Any) -> Iterator[str]:
     yield "yesterday"
 
 
-def _reversed(key: str, last: datetime, since: datetime, until: datetime, **kw: Any) -> Any:
+def _reversed(
+    key: str, last: datetime, since: datetime, until: datetime, **kw: Any
+) -> Iterator[tuple[datetime, datetime]]:
     yield until, since
 
 
@@ -591,10 +601,10 @@ class Disk:
             )
         return max(p.deflated_size for a in run.archives for p in a.batch.parts)
 
-    def state(self) -> Any:
+    def state(self) -> State:
         return JsonFileStore(self.tmp / "state" / "state.json").load()
 
-    def delivered(self) -> Any:
+    def delivered(self) -> Counter[reliability.Row]:
         return received_rows(
             p.read_bytes() for p in reliability.directory_archives(self.tmp / "dest")
         )

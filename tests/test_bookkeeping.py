@@ -1,12 +1,17 @@
-"""Bookkeeping: entries move only over windows collected and shipped, in order."""
+"""Bookkeeping through gather: entries move only over windows collected and shipped, in order.
+
+Most runs ship to a fake transport; one ships to a real ingress over loopback.
+"""
 
 from __future__ import annotations
 
+import tarfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pipeline_collector as pc
+from pipeline_collector.ingress import Fail, IngressServer, Stall
 from pipeline_collector.testing import FakeTransport, FrozenClock, MemoryStore
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
@@ -37,6 +42,13 @@ class Source:
                 t += timedelta(hours=1)
 
         self.collector = events
+
+
+def failing_on(*calls: int, lost_answer: bool = False) -> FakeTransport:
+    """A fake transport whose calls numbered ``calls`` (1-based) fail."""
+    transport = FakeTransport(lost_answer=lost_answer)
+    transport.fail_on = set(calls)  # set after construction: the converter is untyped to mypy
+    return transport
 
 
 def shipped_rows(transport: FakeTransport) -> list[str]:
@@ -115,7 +127,7 @@ class TestFailingShipment:
     def test_a_failed_upload_stops_its_key(self, tmp_path: Path) -> None:
         """When the second upload fails, only the first window advances the entry."""
         source, store = Source(), MemoryStore()
-        transport = FakeTransport(fail_on={2})
+        transport = failing_on(2)
         result = run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
         assert result.status == "partial"
         assert store.state.entries["events"] == START.replace(hour=0) + DAY
@@ -125,7 +137,7 @@ class TestFailingShipment:
     def test_next_run_after_failed_upload_ships_exactly_the_rest(self, tmp_path: Path) -> None:
         """The run after a failed upload sends the missing rows and nothing twice."""
         source, store = Source(), MemoryStore()
-        transport = FakeTransport(fail_on={2})
+        transport = failing_on(2)
         clock = FrozenClock(NOW)
         run(source, store, transport, clock, tmp_path, since=START)
         transport.fail_on = set()
@@ -137,7 +149,7 @@ class TestFailingShipment:
         """The store is saved once per confirmed upload, so a crash loses at most one archive."""
         source, store, transport = Source(), MemoryStore(), FakeTransport()
         run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
-        entries = [s.entries.get("events") for s in store.history]
+        entries = [s.entries["events"] for s in store.history]
         # one save per shipped window, then the final last_gather
         assert len(transport.sent) == 5
         assert entries[:5] == sorted(entries[:5])
@@ -147,7 +159,7 @@ class TestFailingShipment:
     def test_a_lost_answer_is_reported_as_possible_duplicate(self, tmp_path: Path) -> None:
         """A shipment whose answer was lost is reported, since the next run may resend it."""
         source, store = Source(), MemoryStore()
-        transport = FakeTransport(fail_on={1}, lost_answer=True)
+        transport = failing_on(1, lost_answer=True)
         result = run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
         assert [s.archive.name for s in result.possible_duplicates] == [
             result.shipments[0].archive.name
@@ -271,12 +283,21 @@ class TestEmptyWindows:
             return iter(["id\n"])
 
         store = MemoryStore(pc.State(entries={"quiet": NOW - DAY}))
-        pc.gather([config, quiet], mode="manual", state=store, transport=FakeTransport(), clock=FrozenClock(NOW), workdir=tmp_path)
+        pc.gather(
+            [config, quiet],
+            mode="manual",
+            state=store,
+            transport=FakeTransport(),
+            clock=FrozenClock(NOW),
+            workdir=tmp_path,
+        )
         assert store.state.entries["quiet"] == NOW
 
 
 class TestWindowSplitAcrossArchives:
-    def test_rest_of_a_failed_window_is_held_back_and_sent_once_next_run(self, tmp_path: Path) -> None:
+    def test_rest_of_a_failed_window_is_held_back_and_sent_once_next_run(
+        self, tmp_path: Path
+    ) -> None:
         """When the first archive of a three-part window fails, the other two are not sent; the next run sends all three once."""
 
         @pc.register("table", "1.0", format="csv")
@@ -285,19 +306,104 @@ class TestWindowSplitAcrossArchives:
             for i in range(300):
                 yield f"{i},{'x' * 20}\n"
 
-        store, transport = MemoryStore(pc.State(entries={"table": NOW - DAY})), FakeTransport(fail_on={1})
-        first = pc.gather([config, table], mode="manual", state=store, transport=transport,
-                          clock=FrozenClock(NOW), workdir=tmp_path, max_data_size=3000)
+        store, transport = (
+            MemoryStore(pc.State(entries={"table": NOW - DAY})),
+            failing_on(1),
+        )
+        first = pc.gather(
+            [config, table],
+            mode="manual",
+            state=store,
+            transport=transport,
+            clock=FrozenClock(NOW),
+            workdir=tmp_path,
+            max_data_size=3000,
+        )
         assert len(first.archives) == 3
         assert [s.ok for s in first.shipments] == [False, False, False]
         assert [s.skipped for s in first.shipments] == [False, True, True]
         assert transport.calls == 1 and transport.sent == []
         assert store.state.entries["table"] == NOW - DAY
         transport.fail_on = set()
-        pc.gather([config, table], mode="manual", state=store, transport=transport,
-                  clock=FrozenClock(NOW + timedelta(minutes=1)), workdir=tmp_path, max_data_size=3000)
+        pc.gather(
+            [config, table],
+            mode="manual",
+            state=store,
+            transport=transport,
+            clock=FrozenClock(NOW + timedelta(minutes=1)),
+            workdir=tmp_path,
+            max_data_size=3000,
+        )
         ids: list[str] = []
         for n in range(len(transport.sent)):
             with transport.open(n) as tar:
-                ids += [r.split(",")[0] for r in tar.extractfile("./table.csv").read().decode().splitlines()[1:]]
+                ids += [
+                    r.split(",")[0]
+                    for r in tar.extractfile("./table.csv").read().decode().splitlines()[1:]
+                ]
         assert ids == [str(i) for i in range(300)]
+
+
+CONTENT_TYPE = "application/vnd.redhat.aap-event-driven-ansible.filename+tgz"
+
+
+@pc.register("config", "1.0", config=True)
+def eda_config(**kwargs: Any) -> dict[str, Any]:
+    return {"service": "eda"}
+
+
+def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
+    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
+    f = tar.extractfile(member)
+    assert f is not None, member
+    return f.read()
+
+
+def received_rows(server: IngressServer) -> list[str]:
+    rows: list[str] = []
+    for upload in server.received:
+        with tarfile.open(upload.path) as tar:
+            rows += read_member(tar, "./events.csv").decode().splitlines()[1:]
+    return rows
+
+
+class TestAgainstALocalIngress:
+    def test_failed_upload_advances_only_earlier_windows_and_next_run_ships_the_rest(
+        self, tmp_path: Path
+    ) -> None:
+        """After a 413 on the second upload, only the first window counts; the next run sends exactly the rest."""
+        start = NOW - 3 * DAY
+        events = Source().collector
+        store = pc.JsonFileStore(tmp_path / "state.json")
+        clock = FrozenClock(NOW)
+        with IngressServer(tmp_path / "ingress") as server:
+            transport = pc.HttpTransport(url=server.url, content_type=CONTENT_TYPE)
+            server.script([Stall(0), Fail(413)])
+            first = pc.gather(
+                [eda_config, events],
+                mode="manual",
+                state=store,
+                transport=transport,
+                clock=clock,
+                since=start,
+                workdir=tmp_path / "work",
+            )
+            assert first.status == "partial"
+            assert [s.ok for s in first.shipments][:2] == [True, False]
+            assert "413" in (first.shipments[1].error or "")
+            assert len(server.received) == 1
+            assert store.load().entries["events"] == datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+            clock.advance(timedelta(hours=1))
+            second = pc.gather(
+                [eda_config, events],
+                mode="manual",
+                state=store,
+                transport=transport,
+                clock=clock,
+                workdir=tmp_path / "work",
+            )
+            assert second.status == "ok"
+            assert received_rows(server) == expected_rows(start, clock.now)
+            assert store.load().entries["events"] == clock.now
+            assert all(u.content_type == CONTENT_TYPE for u in server.received)

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def listing(directory: Path) -> set[str]:
     return {p.name for p in directory.iterdir()}
 
 
-def write_all(splitter: CsvFileSplitter, pieces: list[str | bytes]) -> list[str]:
+def write_all(splitter: CsvFileSplitter, pieces: Sequence[str | bytes]) -> list[str]:
     for piece in pieces:
         splitter.write(piece)
     return splitter.file_list()
@@ -167,7 +168,7 @@ class TestLimit:
     @given(
         rows=st.lists(
             st.text(
-                alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"),
+                alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"),
                 max_size=30,
             ),
             max_size=40,

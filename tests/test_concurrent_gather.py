@@ -9,8 +9,8 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -90,7 +90,9 @@ RUNNER = textwrap.dedent(
 )
 
 
-def wait_for(condition: Any, what: str, procs: list[subprocess.Popen[bytes]]) -> None:
+def wait_for(
+    condition: Callable[[], object], what: str, procs: list[subprocess.Popen[bytes]]
+) -> None:
     """Poll until ``condition()`` holds; fail (not hang) when a process died or it never does."""
     deadline = time.monotonic() + 120
     while not condition():

@@ -7,7 +7,7 @@ import io
 import tarfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,12 @@ import psycopg
 import psycopg2
 import pytest
 
-from pipeline_collector.stages.chunk import cut, read_part
+from pipeline_collector import gather
 from pipeline_collector.compat import CsvFileSplitter, register
 from pipeline_collector.copy import copy_rows, copy_rows_psycopg2
 from pipeline_collector.errors import ConfigurationError
-from pipeline_collector import gather
+from pipeline_collector.records import Part
+from pipeline_collector.stages.chunk import cut, read_part
 
 TRICKY = [
     (1, "plain", "1.5", None),
@@ -91,7 +92,7 @@ def parse(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
-def check_parts_rebuild_table(parts: list[Any], ref: bytes, limit: int) -> None:
+def check_parts_rebuild_table(parts: list[Part], ref: bytes, limit: int) -> None:
     header = ref[: ref.index(b"\n") + 1]
     bodies = []
     for part in parts:
@@ -156,6 +157,7 @@ class TestPsycopg3:
             conn.cursor(), "COPY (SELECT g FROM generate_series(1, 2000000) g) TO STDOUT"
         )
         assert next(rows) == b"1\n"
+        assert isinstance(rows, Generator)  # closable, as the docstring promises
         rows.close()
         assert conn.execute("SELECT 42").fetchone() == (42,)
 
@@ -214,6 +216,7 @@ class TestPsycopg2:
             assert written <= consumed + 8 + 1
             if consumed == 200:
                 break
+        assert isinstance(rows, Generator)  # closable, as the docstring promises
         rows.close()
         assert not [t for t in threading.enumerate() if t.name == "copy_rows_psycopg2"]
 
@@ -225,6 +228,7 @@ class TestPsycopg2:
         )
         assert next(rows) == b"1\n"
         assert next(rows) == b"2\n"
+        assert isinstance(rows, Generator)  # closable, as the docstring promises
         rows.close()
         assert not [t for t in threading.enumerate() if t.name == "copy_rows_psycopg2"]
         cur = conn2.cursor()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,9 +11,9 @@ import pytest
 import pipeline_collector as pc
 
 
-def make(key: str, version: str = "1.0", **options: Any) -> Any:
+def make(key: str, version: str = "1.0", **options: Any) -> Callable[..., dict[str, int]]:
     @pc.register(key, version, **options)
-    def f(**kwargs: Any) -> Any:
+    def f(**kwargs: Any) -> dict[str, int]:
         return {}
 
     f.__name__ = f"collect_{key}"
@@ -26,10 +27,9 @@ class TestDiscover:
     def test_module_collectors_in_function_name_order_config_first(self) -> None:
         """A module's collectors come back config first, then by function name, as the old library ordered them."""
         module = types.ModuleType("service_collectors")
-        module.b_second = make("zeta")
-        module.a_first = make("alpha")
-        module.config = CONFIG
-        module.helper = lambda: None
+        vars(module).update(
+            b_second=make("zeta"), a_first=make("alpha"), config=CONFIG, helper=lambda: None
+        )
         keys = [c.key for c in pc.discover(module)]
         assert keys == ["config", "alpha", "zeta"]
 
@@ -46,12 +46,17 @@ class TestDiscover:
     def test_functions_registered_by_the_old_decorator_are_found(self) -> None:
         """Functions carrying the old library's attributes are discovered too."""
 
-        def legacy(**kwargs: Any) -> Any:
+        def legacy(**kwargs: Any) -> dict[str, int]:
             return {}
 
         for name, value in {
-            "key": "legacy", "version": "1.0", "description": None, "type": "json",
-            "config": False, "fnc_slicing": None, "shipping_group": "default",
+            "key": "legacy",
+            "version": "1.0",
+            "description": None,
+            "type": "json",
+            "config": False,
+            "fnc_slicing": None,
+            "shipping_group": "default",
             "full_sync_interval_days": None,
         }.items():
             setattr(legacy, f"__insights_analytics_{name}__", value)
@@ -68,7 +73,7 @@ class TestValidation:
     @pytest.mark.parametrize("version", ["1", "1.0.0", "v1.0", "one"])
     def test_bad_versions_are_refused(self, version: str) -> None:
         """Versions must be MAJOR.MINOR."""
-        with pytest.raises(pc.ConfigurationError, match="MAJOR.MINOR"):
+        with pytest.raises(pc.ConfigurationError, match=r"MAJOR\.MINOR"):
             pc.discover([CONFIG, make("a", version)])
 
     def test_unknown_format_is_refused(self) -> None:

@@ -171,14 +171,14 @@ class TestExecutors:
         # Worker processes talk to the scheduler over loopback TCP; threads in memory.
         listen = {"host": "127.0.0.1"} if processes else {}
         with (
-            LocalCluster(  # type: ignore[no-untyped-call]
+            LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
                 n_workers=2,
                 threads_per_worker=1,
                 processes=processes,
                 dashboard_address=None,
                 **listen,
             ) as cluster,
-            Client(cluster) as client,  # type: ignore[no-untyped-call]
+            Client(cluster) as client,  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
         ):
             assert gather_with(collectors, tmp_path, client.get_executor()) == serial
         ran = runners(where)

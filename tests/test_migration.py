@@ -73,6 +73,7 @@ def load(name: str, *, old: bool = False) -> types.ModuleType:
 
 
 def _old_library() -> Any:
+    """insights_analytics_collector (untyped), imported once Django's settings are configured."""
     from django.conf import settings
 
     if not settings.configured:
@@ -97,9 +98,10 @@ def old_gather(
     The subclasses implement its abstract hooks the simplest way, as its own
     test suite does; archives land in ``directory``.
     """
-    iac = _old_library()
+    _old_library()
+    from insights_analytics_collector import Collector, Package
 
-    class OldPackage(iac.Package):  # type: ignore[misc]
+    class OldPackage(Package):  # type: ignore[misc]  # subclasses the old, untyped library
         MAX_DATA_SIZE = max_data_size
         PAYLOAD_CONTENT_TYPE = "application/vnd.redhat.example-service.filename+tgz"
 
@@ -115,7 +117,7 @@ def old_gather(
         def _get_http_request_headers(self) -> dict[str, str]:
             return {}
 
-    class OldCollector(iac.Collector):  # type: ignore[misc]
+    class OldCollector(Collector):  # type: ignore[misc]  # subclasses the old, untyped library
         @staticmethod
         def db_connection() -> None:
             return None
@@ -479,7 +481,7 @@ CSV_KEYS = [
     "json_collection_2",
 ]
 
-SAME_CASES = {
+SAME_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "json": ("json_collectors", {}),
     "json-only": (
         "csv_collectors",

@@ -8,7 +8,7 @@ import random
 import tarfile
 import tracemalloc
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipeline_collector as pc
-from pipeline_collector.compress import SegmentWriter
+from pipeline_collector.compress import SegmentWriter, available, get_compressor
 from pipeline_collector.stages.chunk import cut, read_part
-from pipeline_collector.compress import available, get_compressor
 
 KiB, MiB = 1 << 10, 1 << 20
 HEADER = b"id,payload\n"
@@ -31,7 +30,7 @@ def config(**kwargs: Any) -> dict[str, str]:
     return {"version": "1.0"}
 
 
-def table(rows: Iterable[bytes]) -> Any:
+def table(rows: Iterable[bytes]) -> Callable[..., Iterator[bytes]]:
     """A registered CSV collector yielding ``HEADER`` then ``rows``."""
 
     @pc.register("data", "1.0", format="csv")
@@ -242,7 +241,7 @@ def synthetic(size: int) -> Iterator[bytes]:
         yield row
 
 
-def traced_peak(work: Any) -> int:
+def traced_peak(work: Callable[[], object]) -> int:
     """Peak of memory allocated through Python while ``work()`` runs (all threads)."""
     gc.collect()
     tracemalloc.start()

@@ -14,7 +14,7 @@ import stat
 import sys
 import tarfile
 import traceback
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,6 +48,7 @@ from pipeline_collector.ingress import Drop, Fail, IngressServer, Redirect, Stal
 from pipeline_collector.stores import SqliteStore  # noqa: E402
 from pipeline_collector.testing import FrozenClock, MemoryStore  # noqa: E402
 from pipeline_collector.transports import (  # noqa: E402
+    Auth,
     BasicAuth,
     ClientCertAuth,
     HttpTransport,
@@ -118,11 +119,11 @@ class Tokens:
 
 
 @contextmanager
-def shipping(mode: str, pki: Pki, tmp: Path) -> Iterator[tuple[IngressServer, Any, list[str]]]:
+def shipping(mode: str, pki: Pki, tmp: Path) -> Iterator[tuple[IngressServer, Auth, list[str]]]:
     """An ingress requiring ``mode``'s credentials, the matching auth, and its secrets."""
     secrets: list[str] = []
     server: IngressServer
-    auth: Any
+    auth: Auth
     if mode == "basic":
         server = IngressServer(tmp / "ingress", ssl_context=pki.context(), basic=(USER, PASSWORD))
         auth = BasicAuth(user=USER, password=PASSWORD)
@@ -133,8 +134,9 @@ def shipping(mode: str, pki: Pki, tmp: Path) -> Iterator[tuple[IngressServer, An
         secrets += pki.key_secrets
     elif mode == "identity":
         server = IngressServer(tmp / "ingress", require_identity=True)
-        auth = IdentityAuth.from_ids(org_id=ORG, account_number="0000001")
-        secrets.append(auth.identity)
+        identity = IdentityAuth.from_ids(org_id=ORG, account_number="0000001")
+        auth = identity
+        secrets.append(identity.identity)
     else:
         server = IngressServer(
             tmp / "ingress", ssl_context=pki.context(), clients={CLIENT_ID: CLIENT_SECRET}
@@ -147,7 +149,7 @@ def shipping(mode: str, pki: Pki, tmp: Path) -> Iterator[tuple[IngressServer, An
         yield server, auth, secrets
 
 
-def transport_for(server: IngressServer, auth: Any, pki: Pki, tokens: Tokens) -> HttpTransport:
+def transport_for(server: IngressServer, auth: Auth, pki: Pki, tokens: Tokens) -> HttpTransport:
     session = requests.Session()
     session.hooks["response"].append(tokens)
     return HttpTransport(
@@ -235,7 +237,7 @@ class TestSecretsNeverShow:
                 source.rows()
             )
             # A transport with wrong credentials, used directly, for its exception.
-            wrong: Any = auth
+            wrong: Auth = auth
             echo_wrong = echo
             if mode == "basic":
                 wrong = BasicAuth(user=USER, password=WRONG_PASSWORD)
@@ -459,7 +461,7 @@ class TestPrivateFiles:
 # --- tar member names ----------------------------------------------------------------------
 
 
-def _with_key(key: str) -> Any:
+def _with_key(key: str) -> Callable[..., dict[str, int]]:
     """A function carrying collector metadata with ``key``, as the old decorator set it."""
 
     def func(**kwargs: Any) -> dict[str, int]:

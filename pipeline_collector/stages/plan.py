@@ -41,10 +41,16 @@ def collection_window(
     starts where its own bookkeeping left off.
 
     >>> from datetime import timezone
-    >>> now = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    >>> now, day = datetime(2026, 11, 27, tzinfo=timezone.utc), timedelta(days=1)
     >>> s, u, lg = collection_window(now, None, None, None)
     >>> (s, u == now, now - lg)
     (None, True, datetime.timedelta(days=28))
+
+    A window asked for further back than the horizon is cut to the horizon:
+
+    >>> s, u, lg = collection_window(now, now - 60 * day, None, None)
+    >>> (now - s).days, (u - s).days, lg == s
+    (60, 28, True)
     """
     for name, value in (("now", now), ("since", since), ("until", until)):
         require_aware(name, value)
@@ -80,14 +86,35 @@ def collector_since(
     last_gather: datetime,
     horizon: timedelta = HORIZON,
 ) -> datetime:
-    """Where one collector starts: the asked ``since``, else its own entry."""
+    """Where one collector starts: the asked ``since``, else its own entry.
+
+    Without an entry it starts at ``last_gather``; never before ``until - horizon``.
+
+    >>> from datetime import timezone
+    >>> until, day = datetime(2026, 11, 27, tzinfo=timezone.utc), timedelta(days=1)
+    >>> jobs = Collector(key="jobs", version="1.0", func=list)
+    >>> [until - collector_since(jobs, entries, None, until, until - 3 * day)
+    ...  for entries in ({"jobs": until - day}, {}, {"jobs": until - 90 * day})]
+    [datetime.timedelta(days=1), datetime.timedelta(days=3), datetime.timedelta(days=28)]
+    """
     if since is not None:
         return since
     return max(entries.get(collector.key) or last_gather, until - horizon)
 
 
 def full_sync_due(collector: Collector, entries: Mapping[str, datetime], now: datetime) -> bool:
-    """Tell whether the collector's last full sync is older than its interval."""
+    """Tell whether the collector's last full sync is older than its interval.
+
+    Only a sliced collector with an interval syncs in full; never synced means due.
+
+    >>> from datetime import timezone
+    >>> now, day = datetime(2026, 11, 27, tzinfo=timezone.utc), timedelta(days=1)
+    >>> hosts = Collector(key="hosts", version="1.0", func=list, slicer=lambda *a, **k: [],
+    ...     full_sync_interval_days=7)
+    >>> [full_sync_due(hosts, e, now) for e in ({}, {"hosts_full": now - 8 * day},
+    ...     {"hosts_full": now - 7 * day})]
+    [True, True, False]
+    """
     days = collector.full_sync_interval_days
     if not days or collector.slicer is None:
         return False

@@ -12,12 +12,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_example(tmp_path: Path) -> str:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--out", str(tmp_path / "out"),
-         "--database", str(tmp_path / "jobs.sqlite3")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "quickstart.py"),
+            "--out",
+            str(tmp_path / "out"),
+            "--database",
+            str(tmp_path / "jobs.sqlite3"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
+    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
+    f = tar.extractfile(member)
+    assert f is not None, member
+    return f.read()
 
 
 def shipped(tmp_path: Path) -> list[Path]:
@@ -33,9 +48,15 @@ def test_first_run_ships_every_day_and_second_run_only_new_rows(tmp_path: Path) 
     ids: list[str] = []
     for path in first:
         with tarfile.open(path) as tar:
-            assert {"./config.json", "./manifest.json", "./data_collection_status.csv"} <= set(tar.getnames())
+            assert {"./config.json", "./manifest.json", "./data_collection_status.csv"} <= set(
+                tar.getnames()
+            )
             if "./job_events.csv" in tar.getnames():
-                ids += [line.split(",")[0] for line in tar.extractfile("./job_events.csv").read().decode().splitlines()[1:] if line[:1].isdigit()]  # type: ignore[union-attr]
+                ids += [
+                    line.split(",")[0]
+                    for line in read_member(tar, "./job_events.csv").decode().splitlines()[1:]
+                    if line[:1].isdigit()
+                ]
     run_example(tmp_path)
     second = [p for p in shipped(tmp_path) if p not in first]
     assert second, "the second run ships an archive"
@@ -43,20 +64,34 @@ def test_first_run_ships_every_day_and_second_run_only_new_rows(tmp_path: Path) 
     for path in second:
         with tarfile.open(path) as tar:
             if "./job_events.csv" in tar.getnames():
-                new_ids += [line.split(",")[0] for line in tar.extractfile("./job_events.csv").read().decode().splitlines()[1:] if line[:1].isdigit()]  # type: ignore[union-attr]
+                new_ids += [
+                    line.split(",")[0]
+                    for line in read_member(tar, "./job_events.csv").decode().splitlines()[1:]
+                    if line[:1].isdigit()
+                ]
     assert not set(new_ids) & set(ids)
 
 
 def test_hand_composed_pipeline_ships_every_archive(tmp_path: Path) -> None:
     """examples/compose.py, the stages composed with toolz.pipe, ships archives a reader can open."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "compose.py"), "--database", str(tmp_path / "db.sqlite3"),
-         "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "compose.py"),
+            "--database",
+            str(tmp_path / "db.sqlite3"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     archives = sorted((tmp_path / "out" / "data").rglob("*.tar.gz"))
     assert len(archives) >= 10
     for path in archives:
         with tarfile.open(path) as tar:
-            assert {"./config.json", "./manifest.json", "./data_collection_status.csv"} <= set(tar.getnames())
+            assert {"./config.json", "./manifest.json", "./data_collection_status.csv"} <= set(
+                tar.getnames()
+            )
