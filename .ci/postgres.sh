@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL server programs (initdb, pg_ctl) are on this machine.
-# The tests start their own throwaway server from them (tests/pgserver.py);
+# The tests start their own throwaway server from them (tests/support/pgserver.py);
 # nothing is started here.  Safe to run again: does nothing when they exist.
 set -euo pipefail
 

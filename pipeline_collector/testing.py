@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -51,6 +51,10 @@ class Sent:
     archive: Archive = attrs.field(repr=False)
 
 
+def _call_numbers(numbers: Iterable[int]) -> set[int]:
+    return set(numbers)
+
+
 @attrs.define
 class FakeTransport:
     """A transport that keeps what it is sent, in memory and in a folder.
@@ -69,7 +73,7 @@ class FakeTransport:
     True
     """
 
-    fail_on: set[int] = attrs.field(factory=set, converter=set)
+    fail_on: set[int] = attrs.field(factory=set, converter=_call_numbers)
     handler: Callable[[Archive], Receipt | None] | None = None
     lost_answer: bool = False
     sent: list[Sent] = attrs.field(factory=list)

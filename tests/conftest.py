@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pgserver
 import pytest
+from support import pgserver
 
 
 @pytest.fixture(scope="session")

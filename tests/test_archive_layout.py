@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.tar import read_member
 
 import pipeline_collector as pc
 from pipeline_collector.testing import FakeTransport, FrozenClock, MemoryStore
@@ -47,13 +48,6 @@ def json_collector(key: str, value: object, **options: Any) -> Callable[..., obj
 
     collect.__name__ = key
     return collect
-
-
-def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
-    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
-    f = tar.extractfile(member)
-    assert f is not None, member
-    return f.read()
 
 
 def members(path: Path) -> dict[str, bytes]:

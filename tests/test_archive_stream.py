@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from support.tar import read_member
 
 from pipeline_collector.archive_format import archive_bound
 from pipeline_collector.compress import available, crc32_combine, get_compressor
@@ -19,13 +20,6 @@ from pipeline_collector.stages.archive import write_archive
 from pipeline_collector.stages.chunk import cut, document_part
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
-
-
-def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
-    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
-    f = tar.extractfile(member)
-    assert f is not None, member
-    return f.read()
 
 
 def collection(key: str, parts: tuple[Part, ...]) -> Collection:

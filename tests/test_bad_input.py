@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-import sys
 import tarfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,10 +16,8 @@ from typing import Any, NoReturn
 
 import pytest
 from structlog.testing import capture_logs
-
-sys.path.append(str(Path(__file__).resolve().parent))
-import reliability  # noqa: E402
-from reliability import CONTENT_TYPE, START, Source, collectors, received_rows  # noqa: E402
+from support import reliability  # noqa: E402
+from support.reliability import CONTENT_TYPE, START, Source, collectors, received_rows  # noqa: E402
 
 from pipeline_collector import (  # noqa: E402
     ConfigurationError,

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from support.tar import read_member
+
 import pipeline_collector as pc
 from pipeline_collector.ingress import Fail, IngressServer, Stall
 from pipeline_collector.testing import FakeTransport, FrozenClock, MemoryStore
@@ -46,9 +48,7 @@ class Source:
 
 def failing_on(*calls: int, lost_answer: bool = False) -> FakeTransport:
     """A fake transport whose calls numbered ``calls`` (1-based) fail."""
-    transport = FakeTransport(lost_answer=lost_answer)
-    transport.fail_on = set(calls)  # set after construction: the converter is untyped to mypy
-    return transport
+    return FakeTransport(fail_on=calls, lost_answer=lost_answer)
 
 
 def shipped_rows(transport: FakeTransport) -> list[str]:
@@ -350,13 +350,6 @@ CONTENT_TYPE = "application/vnd.redhat.aap-event-driven-ansible.filename+tgz"
 @pc.register("config", "1.0", config=True)
 def eda_config(**kwargs: Any) -> dict[str, Any]:
     return {"service": "eda"}
-
-
-def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
-    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
-    f = tar.extractfile(member)
-    assert f is not None, member
-    return f.read()
 
 
 def received_rows(server: IngressServer) -> list[str]:

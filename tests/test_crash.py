@@ -4,15 +4,12 @@ flight at the kill can arrive twice."""
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
-sys.path.append(str(Path(__file__).resolve().parent))
-import reliability  # noqa: E402
-from reliability import START, Source  # noqa: E402
+from support import reliability  # noqa: E402
+from support.reliability import START, Source  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from support.tar import read_member
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,13 +28,6 @@ def run_example(tmp_path: Path) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def read_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
-    """The bytes of a regular member (``extractfile`` gives None for anything else)."""
-    f = tar.extractfile(member)
-    assert f is not None, member
-    return f.read()
 
 
 def shipped(tmp_path: Path) -> list[Path]:

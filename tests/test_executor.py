@@ -32,7 +32,7 @@ def collectors() -> Iterator[ModuleType]:
     with pytest.MonkeyPatch.context() as mp:
         # Spawned processes and dask workers receive the parent's sys.path.
         mp.syspath_prepend(str(HERE))
-        yield importlib.import_module("executor_collectors")
+        yield importlib.import_module("support.executor_collectors")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ duplicate comes from an upload whose answer was lost."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,10 +11,8 @@ from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
-
-sys.path.append(str(Path(__file__).resolve().parent))
-import reliability  # noqa: E402
-from reliability import CONTENT_TYPE, START, Source, collectors, received_rows  # noqa: E402
+from support import reliability  # noqa: E402
+from support.reliability import CONTENT_TYPE, START, Source, collectors, received_rows  # noqa: E402
 
 from pipeline_collector import (  # noqa: E402
     Archive,

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -195,10 +194,6 @@ class TestStatusRows:
             ("billing", (billing,)),
         ]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="pack places a status row in the first open batch without checking the bound",
-    )
     def test_a_status_row_never_pushes_a_batch_past_the_upload_limit(self) -> None:
         """A failed collection's row does not join a batch already filled to the bound."""
         cs = [collection(k, [(100, 10_000)], seq=n) for n, k in enumerate("ab")]

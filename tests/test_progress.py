@@ -285,7 +285,7 @@ class TestProgressProcessor:
                 jobs,
                 mode="manual",
                 state=MemoryStore(),
-                transport=FakeTransport(fail_on={1}),  # type: ignore[arg-type]  # converter=set
+                transport=FakeTransport(fail_on={1}),
                 lock=pc.FileLock(tmp_path / "lock"),
                 workdir=tmp_path / "work",
             )

@@ -11,7 +11,6 @@ import logging
 import os
 import ssl
 import stat
-import sys
 import tarfile
 import traceback
 from collections.abc import Callable, Iterator, MutableMapping
@@ -26,10 +25,8 @@ import requests
 import structlog
 import trustme
 from structlog.testing import capture_logs
-
-sys.path.append(str(Path(__file__).resolve().parent))
-import reliability  # noqa: E402
-from reliability import CONTENT_TYPE, START, Source, collectors  # noqa: E402
+from support import reliability  # noqa: E402
+from support.reliability import CONTENT_TYPE, START, Source, collectors  # noqa: E402
 
 from pipeline_collector import (  # noqa: E402
     Archive,

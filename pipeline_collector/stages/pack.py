@@ -65,6 +65,12 @@ def pack(
         bound = archive_bound([*b.parts, part], cols, config, config_version)
         return bound <= max_upload_size
 
+    def row_fits(b: _Bin, c: Collection) -> bool:
+        """Whether a status row of ``c`` keeps ``b`` within the upload limit."""
+        return (
+            archive_bound(b.parts, [*b.collections, c], config, config_version) <= max_upload_size
+        )
+
     def new_bin(group: str) -> _Bin:
         nonlocal count
         b = _Bin(number=count, group=group)
@@ -85,7 +91,9 @@ def pack(
             if target not in touched:
                 touched.append(target)
         if not c.parts and c.status == "failed":
-            target = next((b for b in open_bins if b.group == group), None) or new_bin(group)
+            target = next(
+                (b for b in open_bins if b.group == group and row_fits(b, c)), None
+            ) or new_bin(group)
             target.collections.append(c)
             touched.append(target)
         if c.task.collector.sliced and c.parts:

@@ -1,6 +1,6 @@
 """One ``gather`` run in its own process, for the crash and full-disk tests.
 
-Run as ``python tests/crash_worker.py --db ... --state ... --dest ... --now ISO``.
+Run as ``python tests/support/crash_worker.py --db ... --state ... --dest ... --now ISO``.
 It ships with a ``JsonFileStore`` and a ``DirectoryTransport``, prints
 ``@<event> <archive>`` on stdout for every log event as it happens (the
 markers a test kills on), and ends with one ``RESULT <json>`` line that
@@ -71,10 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (args.fsize, args.fsize))
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from reliability import collectors
-
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from pipeline_collector import DirectoryTransport, JsonFileStore, gather
+    from support.reliability import collectors
 
     now = datetime.fromisoformat(args.now)
     print("ready", flush=True)

@@ -744,7 +744,7 @@ _DOC = """\
 
 These figures come from the project's own tests (`tests/test_faults.py` and
 `tests/test_crash.py`), run with fixed seeds; regenerate this page with
-`python tests/reliability.py docs/reliability.md`.
+`python tests/support/reliability.py docs/reliability.md`.
 
 The source is a SQLite database whose every row is known: `events` (a CSV
 collector sliced by day that streams records), `jobs` (a CSV collector that
@@ -779,7 +779,7 @@ exactly one confirmed upload.
 
 ## Processes killed with SIGKILL
 
-A `gather` process (`tests/crash_worker.py`: `JsonFileStore` state,
+A `gather` process (`tests/support/crash_worker.py`: `JsonFileStore` state,
 `DirectoryTransport` destination, a fresh work folder) prints each log event
 as it happens and is killed with SIGKILL a few milliseconds after a random one
 of them; every fourth trial is killed right between an archive's delivery and
