@@ -1,0 +1,212 @@
+"""The steps of a run: one task's work, and the pieces the flow is piped from.
+
+``Settings`` is everything a run is told, in one value; ``run_task`` is the
+unit an executor runs; the other functions are the pipe's steps.  Those that
+only transform are plain generators; ``each(effect)`` makes an effect (noting
+an outcome, removing a file) a named step of its own.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from .limits import RESERVE
+from .log import logger
+from .protocols import Clock, Compressor, Transport
+from .records import Archive, Batch, Collection, Mode, Part, Shipment, Task
+from .stages.archive import write_archive
+from .stages.chunk import split
+from .stages.collect import collect
+from .stages.ship import ship
+
+__all__ = [
+    "Settings",
+    "discard_archive",
+    "discard_parts",
+    "each",
+    "run_task",
+    "run_tasks",
+    "ship_archives",
+    "write_archives",
+]
+
+log = logger("pipeline")
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything a run is told, in one value; picklable, so an executor can carry it."""
+
+    mode: Mode
+    since: datetime | None
+    until: datetime | None
+    horizon: timedelta
+    clock: Clock
+    max_data_size: int
+    max_upload_size: int
+    prefix: str
+    compressor: Compressor
+    workdir: Path
+    parts: Path
+    whole: bool  # every collector was asked for, so a clean run moves ``last_gather``
+    ahead: int  # tasks handed to the executor before their turn
+    config_size: int = 0  # compressed size of config.json, which rides in every archive
+
+    @property
+    def max_deflated(self) -> int:
+        """The compressed size one part may reach and still fit an upload with config.json."""
+        return self.max_upload_size - RESERVE - self.config_size
+
+    @property
+    def quiet(self) -> bool:
+        """Scheduled runs log skips at debug level; manual runs say them aloud."""
+        return self.mode == "scheduled"
+
+
+def run_task(task: Task, settings: Settings) -> Collection:
+    """Collect and cut one task: the unit an executor runs."""
+    collected = collect(
+        task,
+        workdir=settings.workdir,
+        max_data_size=settings.max_data_size,
+        collection_type=settings.mode,
+        clock=settings.clock,
+    )
+    return split(
+        collected,
+        directory=settings.parts,
+        max_data_size=settings.max_data_size,
+        max_deflated=settings.max_deflated,
+        compressor=settings.compressor,
+    )
+
+
+def each(effect: Callable[[T], object]) -> Callable[[Iterable[T]], Iterator[T]]:
+    """A pipe step that applies ``effect`` to every item and passes the item on."""
+
+    def step(items: Iterable[T]) -> Iterator[T]:
+        for item in items:
+            effect(item)
+            yield item
+
+    return step
+
+
+def discard_parts(c: Collection | Batch | Archive) -> None:
+    """Remove part files once they are in an archive (or will never be)."""
+    for p in c.parts:
+        p.path.unlink(missing_ok=True)
+
+
+def discard_archive(s: Shipment) -> None:
+    """Remove an archive once the transport answered for it."""
+    s.archive.path.unlink(missing_ok=True)
+
+
+def _skipped(task: Task, when: datetime, why: str) -> Collection:
+    log.warning("collection.skipped", key=task.key, window=str(task.window), reason=why)
+    return Collection(task=task, status="skipped", started_at=when, elapsed=0.0, error=why)
+
+
+def run_tasks(
+    tasks: Iterable[Task],
+    *,
+    settings: Settings,
+    executor: Executor | None,
+    stopped: Callable[[Task], bool],
+) -> Iterator[Collection]:
+    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys."""
+    pending: deque[tuple[Task, Future[Collection] | None]] = deque()
+    queue = iter(tasks)
+    ahead = settings.ahead if executor is not None else 1
+
+    def top_up() -> None:
+        while len(pending) < ahead:
+            task = next(queue, None)
+            if task is None:
+                return
+            if executor is None or stopped(task):
+                pending.append((task, None))
+            else:
+                pending.append((task, executor.submit(run_task, task, settings)))
+
+    top_up()
+    while pending:
+        task, future = pending.popleft()
+        if stopped(task):
+            if future is not None:
+                discard_parts(future.result())
+            yield _skipped(task, settings.clock(), "an earlier window of this key failed")
+        else:
+            yield _result(task, future, settings)
+        top_up()
+
+
+def _result(task: Task, future: Future[Collection] | None, settings: Settings) -> Collection:
+    """The task's collection; an executor that could not run it fails that task only."""
+    if future is None:
+        return run_task(task, settings)
+    try:
+        return future.result()
+    except Exception as e:
+        error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
+        log.error("executor.failed", key=task.key, window=str(task.window), error=error)
+        return Collection(
+            task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
+        )
+
+
+def write_archives(
+    batches: Iterable[Batch],
+    *,
+    settings: Settings,
+    config: Part,
+    config_version: str,
+    until: datetime,
+    unwritten: Callable[[Batch, str], None],
+) -> Iterator[Archive]:
+    """Write each batch; one that cannot be written (a full disk) is reported and dropped."""
+    n = 0
+    for batch in batches:
+        try:
+            archive = write_archive(
+                batch,
+                config=config,
+                config_version=config_version,
+                directory=settings.workdir,
+                until=until,
+                prefix=settings.prefix,
+                start=n,
+                compressor=settings.compressor,
+            )
+        except OSError as e:
+            error = f"archive {batch.number} of group {batch.group!r} not written: {e}"
+            log.error("archive.failed", group=batch.group, batch=batch.number, error=str(e))
+            discard_parts(batch)
+            unwritten(batch, error)
+            continue
+        n = archive.number + 1
+        yield archive
+
+
+def ship_archives(
+    archives: Iterable[Archive], *, transport: Transport, resent: Callable[[Part], bool]
+) -> Iterator[Shipment]:
+    """Ship each archive, holding back one whose rows the next run resends anyway."""
+    for archive in archives:
+        late = sorted({p.key for p in archive.batch.parts if resent(p)})
+        if late:
+            why = f"holds windows of {late} that failed in an earlier archive"
+            log.warning("archive.held_back", archive=archive.name, reason=why)
+            yield Shipment(archive=archive, error=why, skipped=True)
+        else:
+            yield ship(transport, archive)
