@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from .records import Archive, Receipt, State
 
 if TYPE_CHECKING:  # the values these seams pass live beside their default adapters
-    from .transports.auth import Credentials
-    from .transports.messages import Request, Response, Send
+    from .transports.messages import Credentials, Request, Response, Send
 
 
 @runtime_checkable

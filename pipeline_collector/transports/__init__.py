@@ -15,13 +15,12 @@ from .auth import (
     RHSM_KEY,
     BasicAuth,
     ClientCertAuth,
-    Credentials,
     IdentityAuth,
     OAuth2ClientCredentials,
 )
 from .directory import DirectoryTransport
 from .http import HttpTransport
-from .messages import Bytes, NoAnswer, Request, Response, SendError, TlsFailure
+from .messages import Bytes, Credentials, NoAnswer, Request, Response, SendError, TlsFailure
 from .naming import file_sha256
 from .retry import RetryPolicy, parse_retry_after
 from .s3 import S3Transport

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from attrs import field, frozen
 from ..errors import ShipError
 from ..log import logger
 from ..protocols import Auth
-from .messages import Bytes, Request, Send, SendError, is_header_value
+from .messages import Bytes, Credentials, Request, Send, SendError, is_header_value
 from .redact import check_url, excerpt, show_url
 from .retry import RETRY_STATUSES
 
@@ -46,19 +46,6 @@ RHSM_KEY = "/etc/pki/consumer/key.pem"
 
 def _basic(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
-@frozen(kw_only=True)
-class Credentials:
-    """What one request needs to prove who sends it.
-
-    ``secrets`` lists every value that must never be shown: they are cut
-    out of any answer text quoted in an error or a log.
-    """
-
-    headers: Mapping[str, str] = field(factory=dict, repr=False)
-    cert: str | tuple[str, str] | None = None
-    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @frozen(kw_only=True)

@@ -24,8 +24,15 @@ from ..errors import ConfigurationError, ShipError
 from ..log import logger
 from ..protocols import Auth, Sender
 from ..records import Archive, Receipt
-from .auth import Credentials
-from .messages import NoAnswer, Request, Response, SendError, TlsFailure, is_header_value
+from .messages import (
+    Credentials,
+    NoAnswer,
+    Request,
+    Response,
+    SendError,
+    TlsFailure,
+    is_header_value,
+)
 from .multipart import MultipartBody
 from .redact import check_url, excerpt, show_headers, show_proxy, show_url, strip_userinfo
 from .retry import RetryPolicy, parse_retry_after

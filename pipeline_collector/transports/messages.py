@@ -36,6 +36,19 @@ __all__ = [
 _HEADER_VALUE = re.compile(r"^[^\r\n\x00]*$")
 
 
+@frozen(kw_only=True)
+class Credentials:
+    """What one request needs to prove who sends it.
+
+    ``secrets`` lists every value that must never be shown: they are cut
+    out of any answer text quoted in an error or a log.
+    """
+
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
+    cert: str | tuple[str, str] | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
 def is_header_value(text: str) -> bool:
     """Whether ``text`` can go into a header without starting another one.
 
