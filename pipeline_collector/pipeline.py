@@ -169,9 +169,9 @@ def gather(
         if state is None:
             raise ConfigurationError(f"mode {mode!r} keeps bookkeeping: pass a state store")
     if lock is None and shipping:
-        from .locks import FileLock
+        from .locks.file import FileLock, default_lock_path
 
-        lock = FileLock(Path(tempfile.gettempdir()) / f"pipeline-collector-{prefix}.lock")
+        lock = FileLock(default_lock_path(prefix))
     folder = _workdir(workdir)
     settings = Settings(
         mode=mode,
