@@ -15,7 +15,9 @@ and missing credentials (401).  Failures can be scripted::
 Run it from a shell with ``python -m pipeline_collector.ingress --help``.
 
 The modules: ``script`` (what to do to the next uploads, and the records of
-what was seen), ``multipart`` (the bounded streaming parser), ``auth``
+what was seen), ``books`` (the thread-safe keeping of those records, the
+script queue and the tokens), ``settings`` (what the HTTP side reads of the
+configuration), ``multipart`` (the bounded streaming parser), ``auth``
 (reading credentials), ``handler`` (HTTP routing and answers), ``upload``
 (the upload route), ``server`` (``IngressServer``) and ``cli``.
 """

@@ -8,6 +8,7 @@ afterwards so the client sees the answer instead of a reset.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import http.server
 import json
 import socket
@@ -15,17 +16,16 @@ import ssl
 import sys
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..log import logger
 from . import upload
 from .auth import basic_credentials
+from .books import Books
 from .multipart import BoundedReader, Malformed
 from .script import Request
-
-if TYPE_CHECKING:
-    from .server import IngressServer
+from .settings import Settings
 
 __all__ = ["SECRET_HEADERS", "HTTPServer", "Handler"]
 
@@ -40,7 +40,7 @@ log = logger("ingress")
 
 
 class HTTPServer(http.server.ThreadingHTTPServer):
-    """A threading server that hands the ``IngressServer`` to its handlers."""
+    """A threading server that hands the ingress's settings and books to its handlers."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -48,10 +48,12 @@ class HTTPServer(http.server.ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        ingress: IngressServer,
+        settings: Settings,
+        books: Books,
         ssl_context: ssl.SSLContext | None,
     ) -> None:
-        self.ingress = ingress
+        self.settings = settings
+        self.books = books
         self.ssl_context = ssl_context
         super().__init__(address, Handler)
 
@@ -68,7 +70,7 @@ class HTTPServer(http.server.ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
         if isinstance(error, ssl.SSLError):
-            self.ingress._count_tls_failure()
+            self.books.count_tls_failure()
         log.debug("ingress.connection_error", error=type(error).__name__)
 
 
@@ -87,11 +89,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.do_handshake()
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # requests are recorded in IngressServer.requests instead
+        pass  # requests are recorded in the books instead
 
     @property
-    def ingress(self) -> IngressServer:
-        return self.server.ingress
+    def settings(self) -> Settings:
+        return self.server.settings
+
+    @property
+    def books(self) -> Books:
+        return self.server.books
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path in ("/", "/health"):
@@ -101,10 +107,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        if path == self.ingress.token_path:
+        if path == self.settings.token_path:
             self._token()
-        elif path == self.ingress.upload_path:
-            upload.handle(self.ingress, self)
+        elif path == self.settings.upload_path:
+            upload.handle(self.settings, self.books, self)
         else:
             self.refuse_early(404, "not found")
 
@@ -132,7 +138,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def record(self, status: int | None) -> None:
         shown, hidden = self.safe_headers()
-        self.ingress._record(
+        self.books.record(
             Request(
                 method=self.command,
                 path=urlsplit(self.path).path,
@@ -170,7 +176,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = self.content_length()
         self.close_connection = True
         self.answer(status, {"error": message}, headers)
-        limit = self.ingress.max_body * _LINGER_FACTOR
+        limit = self.settings.max_body * _LINGER_FACTOR
         if length is not None and length <= limit:
             with contextlib.suppress(OSError, Malformed):
                 BoundedReader(self.rfile, length).drain()
@@ -189,16 +195,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if form.get("grant_type", [""])[0] != "client_credentials":
             self.answer(400, {"error": "unsupported_grant_type"})
             return
-        token = self.ingress._issue_token(client_id, client_secret)
-        if token is None:
+        client = client_id or ""
+        if not self._known_client(client, client_secret):
             self.answer(401, {"error": "invalid_client"})
             return
+        token = self.books.issue_token(client, lifetime=self.settings.token_lifetime)
         self.answer(
             200,
             {
                 "access_token": token,
                 "token_type": "Bearer",
-                "expires_in": self.ingress.token_lifetime,
+                "expires_in": self.settings.token_lifetime,
             },
             {"Cache-Control": "no-store"},
         )
+
+    def _known_client(self, client_id: str, client_secret: str | None) -> bool:
+        """Whether the client is configured with this secret (compared in constant time)."""
+        expected = self.settings.clients.get(client_id)
+        if expected is None or client_secret is None:
+            return False
+        return hmac.compare_digest(expected.encode(), client_secret.encode())

@@ -1,23 +1,19 @@
 """``IngressServer``: a local stand-in for the cloud ingress, on real sockets.
 
-It owns the configuration, the life cycle, the script and what was seen;
-``handler`` answers HTTP and ``upload`` carries out the upload route.  Every
-piece of shared state is read and written under one lock, since each
-connection runs in its own thread.
+It owns the configuration and the life cycle, and keeps the script and what
+was seen in its ``Books``; ``handler`` answers HTTP and ``upload`` carries
+out the upload route, given the server as their ``Settings`` and the books.
 """
 
 from __future__ import annotations
 
-import collections
-import hmac
 import os
-import secrets
 import ssl
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .books import Books
 from .handler import HTTPServer
 from .script import Planned, Request, Upload
 
@@ -78,15 +74,8 @@ class IngressServer:
         self.token_path = token_path
         self.scheme = "https" if ssl_context is not None else "http"
         self._host = host
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._plan: collections.deque[Planned] = collections.deque()
-        self._received: list[Upload] = []
-        self._requests: list[Request] = []
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._tokens_issued = 0
-        self._tls_failures = 0
-        self._httpd = HTTPServer((host, port), self, ssl_context)
+        self._books = Books()
+        self._httpd = HTTPServer((host, port), self, self._books, ssl_context)
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -109,7 +98,7 @@ class IngressServer:
         self._httpd.serve_forever(poll_interval=0.5)
 
     def close(self) -> None:
-        self._stop.set()
+        self._books.close()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -145,74 +134,26 @@ class IngressServer:
 
     @property
     def received(self) -> list[Upload]:
-        with self._lock:
-            return list(self._received)
+        return self._books.received
 
     @property
     def requests(self) -> list[Request]:
-        with self._lock:
-            return list(self._requests)
+        return self._books.requests
 
     @property
     def tokens_issued(self) -> int:
-        with self._lock:
-            return self._tokens_issued
+        return self._books.tokens_issued
 
     @property
     def tls_failures(self) -> int:
-        with self._lock:
-            return self._tls_failures
+        return self._books.tls_failures
 
     # -- steering -------------------------------------------------------------
 
     def script(self, planned: Iterable[Planned]) -> None:
         """Queue answers for the next uploads, in order; uploads after them succeed."""
-        with self._lock:
-            self._plan.extend(planned)
+        self._books.script(planned)
 
     def revoke_tokens(self) -> None:
         """Forget every issued token, as when a token is revoked or the server restarts."""
-        with self._lock:
-            self._tokens.clear()
-
-    # -- internals used by the handler and the upload route ------------------------
-
-    def _record(self, request: Request) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _count_tls_failure(self) -> None:
-        with self._lock:
-            self._tls_failures += 1
-
-    def _issue_token(self, client_id: str | None, client_secret: str | None) -> str | None:
-        expected = self.clients.get(client_id or "")
-        if expected is None or client_secret is None:
-            return None
-        if not hmac.compare_digest(expected.encode(), client_secret.encode()):
-            return None
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            self._tokens[token] = (client_id or "", time.monotonic() + self.token_lifetime)
-            self._tokens_issued += 1
-        return token
-
-    def _token_owner(self, token: str) -> str | None:
-        """The client a live token was issued to, or None."""
-        with self._lock:
-            entry = self._tokens.get(token)
-        if entry is not None and entry[1] > time.monotonic():
-            return entry[0]
-        return None
-
-    def _next_planned(self) -> Planned | None:
-        with self._lock:
-            return self._plan.popleft() if self._plan else None
-
-    def _accept(self, upload: Upload) -> None:
-        with self._lock:
-            self._received.append(upload)
-
-    def _pause(self, seconds: float) -> None:
-        """Wait, but no longer than until the server closes."""
-        self._stop.wait(seconds)
+        self._books.revoke_tokens()

@@ -12,21 +12,29 @@ import contextlib
 import hmac
 import os
 import re
+import socket
 import uuid
+from collections.abc import Mapping
 from email.message import Message
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..log import logger
 from .auth import basic_credentials, identity_org, peer_name
-from .multipart import BoundedReader, Discard, Malformed, PartWriter, Sink, read_multipart
+from .books import Books
+from .multipart import (
+    BoundedReader,
+    Discard,
+    Malformed,
+    PartWriter,
+    Readable,
+    Sink,
+    read_multipart,
+)
 from .script import Drop, Fail, Planned, Redirect, Stall, Upload
+from .settings import Settings
 
-if TYPE_CHECKING:
-    from .handler import Handler
-    from .server import IngressServer
-
-__all__ = ["CONTENT_TYPE", "handle", "safe_filename"]
+__all__ = ["CONTENT_TYPE", "Exchange", "handle", "safe_filename"]
 
 CONTENT_TYPE = re.compile(
     r"^application/vnd\.redhat\.(?P<service>[a-z0-9][a-z0-9-]*)\.(?P<name>[a-z0-9_-]+)\+tgz$",
@@ -37,21 +45,53 @@ _FORM_OVERHEAD = 64 * 1024  # room for boundaries and part headers around the fi
 log = logger("ingress")
 
 
-def handle(ingress: IngressServer, handler: Handler) -> None:
+class Exchange(Protocol):
+    """Protocol: the request being answered, as the handler offers it to this route."""
+
+    close_connection: bool
+
+    @property
+    def headers(self) -> Message: ...
+
+    @property
+    def rfile(self) -> Readable: ...
+
+    @property
+    def connection(self) -> socket.socket: ...
+
+    def content_length(self) -> int | None: ...
+
+    def safe_headers(self) -> tuple[dict[str, str], frozenset[str]]: ...
+
+    def record(self, status: int | None) -> None: ...
+
+    def answer(
+        self,
+        status: int,
+        payload: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    def refuse_early(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None
+    ) -> None: ...
+
+
+def handle(settings: Settings, books: Books, handler: Exchange) -> None:
     """Answer one POST to the upload path."""
-    planned = ingress._next_planned()
+    planned = books.next_planned()
     length = handler.content_length()
     if _play(handler, planned, length):
         return
-    allowed, auth, principal = _authenticate(ingress, handler)
+    allowed, auth, principal = _authenticate(settings, books, handler)
     boundary = handler.headers.get_param("boundary")
     refusal: tuple[int, str, dict[str, str]] | None = None
     if not allowed:
         refusal = (401, "not authorized", {"WWW-Authenticate": 'Basic realm="ingress"'})
     elif length is None:
         refusal = (411, "Content-Length is required", {})
-    elif length > ingress.max_body + _FORM_OVERHEAD:
-        refusal = (413, f"payload too large: limit is {ingress.max_body} bytes", {})
+    elif length > settings.max_body + _FORM_OVERHEAD:
+        refusal = (413, f"payload too large: limit is {settings.max_body} bytes", {})
     elif (
         handler.headers.get_content_type() != "multipart/form-data"
         or not isinstance(boundary, str)
@@ -62,33 +102,35 @@ def handle(ingress: IngressServer, handler: Handler) -> None:
         status, message, headers = refusal or (400, "bad request", {})
         handler.refuse_early(status, message, headers)
         return
-    _receive(ingress, handler, planned, length, boundary, auth, principal)
+    _receive(settings, books, handler, planned, length, boundary, auth, principal)
 
 
-def _authenticate(ingress: IngressServer, handler: Handler) -> tuple[bool, str | None, str | None]:
+def _authenticate(
+    settings: Settings, books: Books, handler: Exchange
+) -> tuple[bool, str | None, str | None]:
     """Whether the request may upload, how it proved it, and who it is."""
     header = handler.headers.get("Authorization") or ""
-    if ingress.basic is not None:
+    if settings.basic is not None:
         given = basic_credentials(header)
         if given is not None and all(
             hmac.compare_digest(a.encode(), b.encode())
-            for a, b in zip(given, ingress.basic, strict=True)
+            for a, b in zip(given, settings.basic, strict=True)
         ):
             return True, "basic", given[0]
-    if ingress.clients and header.lower().startswith("bearer "):
-        client = ingress._token_owner(header[7:].strip())
+    if settings.clients and header.lower().startswith("bearer "):
+        client = books.token_owner(header[7:].strip())
         if client is not None:
             return True, "bearer", client
-    if ingress.require_identity:
+    if settings.require_identity:
         org = identity_org(handler.headers.get("x-rh-identity"))
         if org is not None:
             return True, "identity", org
-    if ingress.basic is None and not ingress.clients and not ingress.require_identity:
+    if settings.basic is None and not settings.clients and not settings.require_identity:
         return True, None, None
     return False, None, None
 
 
-def _play(handler: Handler, planned: Planned | None, length: int | None) -> bool:
+def _play(handler: Exchange, planned: Planned | None, length: int | None) -> bool:
     """Carry out a scripted failure; False when the upload proceeds normally."""
     if isinstance(planned, Drop):
         handler.close_connection = True
@@ -114,8 +156,9 @@ def _play(handler: Handler, planned: Planned | None, length: int | None) -> bool
 
 
 def _receive(
-    ingress: IngressServer,
-    handler: Handler,
+    settings: Settings,
+    books: Books,
+    handler: Exchange,
     planned: Planned | None,
     length: int,
     boundary: str,
@@ -133,11 +176,11 @@ def _receive(
             return Discard()
         part_type = headers.get_content_type() if headers.get("content-type") else ""
         match = CONTENT_TYPE.match(part_type)
-        if match is None or match["service"].lower() not in ingress.services:
+        if match is None or match["service"].lower() not in settings.services:
             rejected.append(part_type)
             return Discard()
         filename = safe_filename(headers.get_filename())
-        sink = Sink(headers, ingress.directory / f"{request_id}-{filename}")
+        sink = Sink(headers, settings.directory / f"{request_id}-{filename}")
         chosen.append(sink)
         return sink
 
@@ -164,9 +207,9 @@ def _receive(
         return
     sink = chosen[0]
     assert sink.path is not None
-    if sink.size > ingress.max_body:
+    if sink.size > settings.max_body:
         sink.path.unlink(missing_ok=True)
-        handler.answer(413, {"error": f"payload too large: limit is {ingress.max_body} bytes"})
+        handler.answer(413, {"error": f"payload too large: limit is {settings.max_body} bytes"})
         return
     match = CONTENT_TYPE.match(sink.content_type or "")
     assert match is not None
@@ -186,10 +229,10 @@ def _receive(
         principal=principal,
         client_cert=cert,
     )
-    ingress._accept(upload)
+    books.accept(upload)
     log.info("ingress.received", request_id=request_id, bytes=upload.size, auth=upload.auth)
     if isinstance(planned, Stall):
-        ingress._pause(planned.seconds)
+        books.pause(planned.seconds)
     with contextlib.suppress(OSError):
         handler.answer(
             202,
