@@ -10,6 +10,7 @@ state is saved is ``Bookkeeper.save``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -150,8 +151,12 @@ def run_tasks(
     executor: Executor | None,
     stopped: Callable[[Task], bool],
 ) -> Iterator[Collection]:
-    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys."""
-    pending: deque[tuple[Task, Future[Collection] | None]] = deque()
+    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys.
+
+    An executor that cannot take a task or run it (a broken process pool, a
+    lost dask worker) fails that task, never the run.
+    """
+    pending: deque[tuple[Task, Future[Collection] | Collection | None]] = deque()
     queue = iter(tasks)
     ahead = settings.ahead if executor is not None else 1
 
@@ -163,32 +168,48 @@ def run_tasks(
             if executor is None or stopped(task):
                 pending.append((task, None))
             else:
-                pending.append((task, executor.submit(run_task, task, settings)))
+                pending.append((task, _submit(executor, task, settings)))
 
     top_up()
     while pending:
-        task, future = pending.popleft()
+        task, handle = pending.popleft()
         if stopped(task):
-            if future is not None:
-                discard_parts(future.result())
+            if handle is not None:
+                discard_parts(_result(task, handle, settings))
             yield _skipped(task, settings.clock(), "an earlier window of this key failed")
         else:
-            yield _result(task, future, settings)
+            yield _result(task, handle, settings)
         top_up()
 
 
-def _result(task: Task, future: Future[Collection] | None, settings: Settings) -> Collection:
-    """The task's collection; an executor that could not run it fails that task only."""
-    if future is None:
-        return run_task(task, settings)
+def _submit(executor: Executor, task: Task, settings: Settings) -> Future[Collection] | Collection:
+    """The task handed to ``executor``, or its failed collection when it was refused."""
     try:
-        return future.result()
+        return executor.submit(run_task, task, settings)
     except Exception as e:
-        error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
-        log.error("executor.failed", key=task.key, window=str(task.window), error=error)
-        return Collection(
-            task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
-        )
+        return _executor_failed(task, settings, e)
+
+
+def _result(
+    task: Task, handle: Future[Collection] | Collection | None, settings: Settings
+) -> Collection:
+    """The task's collection; an executor that could not run it fails that task only."""
+    if handle is None:
+        return run_task(task, settings)
+    if isinstance(handle, Collection):
+        return handle
+    try:
+        return handle.result()
+    except (Exception, asyncio.CancelledError) as e:
+        return _executor_failed(task, settings, e)
+
+
+def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collection:
+    error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
+    log.error("executor.failed", key=task.key, window=str(task.window), error=error)
+    return Collection(
+        task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
+    )
 
 
 def write_archives(
@@ -312,7 +333,7 @@ def gather(
     prefix: str = "analytics",
     compressor: Compressor | None = None,
     executor: Executor | None = None,
-    prefetch: int | None = None,
+    max_in_flight: int | None = None,
     is_licensed: Callable[[], bool] | None = None,
     is_shipping_configured: Callable[[], bool] | None = None,
 ) -> Run:
@@ -322,8 +343,9 @@ def gather(
     archives stay in ``workdir`` and are listed in ``run.archives``.  In
     ``manual`` and ``scheduled`` mode each archive is removed once the
     transport confirms it, and the state is saved after each confirmation.
-    ``prefetch`` is how many tasks an ``executor`` runs ahead of their turn
-    (twice the CPU count by default).
+    ``max_in_flight`` is how many tasks are handed to an ``executor`` ahead
+    of their turn (twice the CPU count by default; a cluster larger than
+    this machine wants more).
     """
     if mode not in get_args(Mode):
         raise ConfigurationError(f"mode {mode!r} must be one of {get_args(Mode)}")
@@ -331,8 +353,12 @@ def gather(
     require_aware("until", until)
     if max_data_size <= 0 or max_upload_size <= RESERVE * 2:
         raise ConfigurationError("max_data_size and max_upload_size must be positive and sane")
-    if prefetch is not None and prefetch < 1:
-        raise ConfigurationError(f"prefetch must be at least 1, not {prefetch}")
+    if max_in_flight is not None and (
+        isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+    ):
+        raise ConfigurationError(
+            f"max_in_flight must be a whole number >= 1, not {max_in_flight!r}"
+        )
     collectors = discover(source, subset)
     quiet = mode == "scheduled"
 
@@ -368,7 +394,7 @@ def gather(
         workdir=folder,
         parts=folder,  # a private folder replaces it under the lock
         whole=subset is None,
-        ahead=prefetch or max(2, 2 * (os.cpu_count() or 1)),
+        ahead=max_in_flight or max(2, 2 * (os.cpu_count() or 1)),
     )
     try:
         with lock.acquire() if lock is not None else contextlib.nullcontext(True) as acquired:
