@@ -130,7 +130,7 @@ def gather(
     prefix: str = "analytics",
     compressor: Compressor | None = None,
     executor: Executor | None = None,
-    prefetch: int | None = None,
+    max_in_flight: int | None = None,
     is_licensed: Callable[[], bool] | None = None,
     is_shipping_configured: Callable[[], bool] | None = None,
 ) -> Run:
@@ -140,8 +140,9 @@ def gather(
     archives stay in ``workdir`` and are listed in ``run.archives``.  In
     ``manual`` and ``scheduled`` mode each archive is removed once the
     transport confirms it, and the state is saved after each confirmation.
-    ``prefetch`` is how many tasks an ``executor`` runs ahead of their turn
-    (twice the CPU count by default).
+    ``max_in_flight`` is how many tasks are handed to an ``executor`` ahead
+    of their turn (twice the CPU count by default; a cluster larger than
+    this machine wants more).
     """
     if mode not in get_args(Mode):
         raise ConfigurationError(f"mode {mode!r} must be one of {get_args(Mode)}")
@@ -149,8 +150,12 @@ def gather(
     require_aware("until", until)
     if max_data_size <= 0 or max_upload_size <= RESERVE * 2:
         raise ConfigurationError("max_data_size and max_upload_size must be positive and sane")
-    if prefetch is not None and prefetch < 1:
-        raise ConfigurationError(f"prefetch must be at least 1, not {prefetch}")
+    if max_in_flight is not None and (
+        isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+    ):
+        raise ConfigurationError(
+            f"max_in_flight must be a whole number >= 1, not {max_in_flight!r}"
+        )
     collectors = discover(source, subset)
     quiet = mode == "scheduled"
 
@@ -186,7 +191,7 @@ def gather(
         workdir=folder,
         parts=folder,  # a private folder replaces it under the lock
         whole=subset is None,
-        ahead=prefetch or max(2, 2 * (os.cpu_count() or 1)),
+        ahead=max_in_flight or max(2, 2 * (os.cpu_count() or 1)),
     )
     try:
         with lock.acquire() if lock is not None else contextlib.nullcontext(True) as acquired:

@@ -8,6 +8,7 @@ an outcome, removing a file) a named step of its own.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -124,8 +125,12 @@ def run_tasks(
     executor: Executor | None,
     stopped: Callable[[Task], bool],
 ) -> Iterator[Collection]:
-    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys."""
-    pending: deque[tuple[Task, Future[Collection] | None]] = deque()
+    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys.
+
+    An executor that cannot take a task or run it (a broken process pool, a
+    lost dask worker) fails that task, never the run.
+    """
+    pending: deque[tuple[Task, Future[Collection] | Collection | None]] = deque()
     queue = iter(tasks)
     ahead = settings.ahead if executor is not None else 1
 
@@ -137,32 +142,48 @@ def run_tasks(
             if executor is None or stopped(task):
                 pending.append((task, None))
             else:
-                pending.append((task, executor.submit(run_task, task, settings)))
+                pending.append((task, _submit(executor, task, settings)))
 
     top_up()
     while pending:
-        task, future = pending.popleft()
+        task, handle = pending.popleft()
         if stopped(task):
-            if future is not None:
-                discard_parts(future.result())
+            if handle is not None:
+                discard_parts(_result(task, handle, settings))
             yield _skipped(task, settings.clock(), "an earlier window of this key failed")
         else:
-            yield _result(task, future, settings)
+            yield _result(task, handle, settings)
         top_up()
 
 
-def _result(task: Task, future: Future[Collection] | None, settings: Settings) -> Collection:
-    """The task's collection; an executor that could not run it fails that task only."""
-    if future is None:
-        return run_task(task, settings)
+def _submit(executor: Executor, task: Task, settings: Settings) -> Future[Collection] | Collection:
+    """The task handed to ``executor``, or its failed collection when it was refused."""
     try:
-        return future.result()
+        return executor.submit(run_task, task, settings)
     except Exception as e:
-        error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
-        log.error("executor.failed", key=task.key, window=str(task.window), error=error)
-        return Collection(
-            task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
-        )
+        return _executor_failed(task, settings, e)
+
+
+def _result(
+    task: Task, handle: Future[Collection] | Collection | None, settings: Settings
+) -> Collection:
+    """The task's collection; an executor that could not run it fails that task only."""
+    if handle is None:
+        return run_task(task, settings)
+    if isinstance(handle, Collection):
+        return handle
+    try:
+        return handle.result()
+    except (Exception, asyncio.CancelledError) as e:
+        return _executor_failed(task, settings, e)
+
+
+def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collection:
+    error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
+    log.error("executor.failed", key=task.key, window=str(task.window), error=error)
+    return Collection(
+        task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
+    )
 
 
 def write_archives(

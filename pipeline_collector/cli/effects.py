@@ -6,7 +6,6 @@ carries a password, since secrets come only from the environment.
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -200,7 +199,7 @@ def _http_auth(o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor)
         password = env.get(ENV_PASSWORD)
         if not password:
             raise UsageError(f"--user needs the password in the environment: {ENV_PASSWORD}")
-        redactor.add(base64.b64encode(f"{o['user']}:{password}".encode()).decode("ascii"))
+        redactor.add(f"{o['user']}:{password}")  # its base64 is the Basic header
         return BasicAuth(user=o["user"], password=password)
     if o.get("cert") or o.get("key"):
         cert = o.get("cert") or ClientCertAuth().cert
@@ -224,6 +223,7 @@ def _http_auth(o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor)
             raise UsageError(
                 f"--client-id needs the client secret in the environment: {ENV_CLIENT_SECRET}"
             )
+        redactor.add(f"{o['client_id']}:{secret}")  # its base64 is the Basic header
         return OAuth2ClientCredentials(
             token_url=no_password(o["token_url"], "--token-url"),
             client_id=o["client_id"],

@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from ..transports.redact import redact
+
 __all__ = [
     "ENV_CLIENT_SECRET",
     "ENV_IDENTITY",
@@ -57,7 +59,8 @@ def is_secret_key(key: str) -> bool:
 
 
 class Redactor:
-    """Cuts known secret values out of any text the command writes.
+    """Cuts known secret values out of any text the command writes, in every
+    encoding they may take on the wire (``transports.redact.encodings``).
 
     >>> redact = Redactor(["hunter2"])
     >>> redact("password hunter2 sent"), redact
@@ -76,10 +79,7 @@ class Redactor:
             self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "<redacted>")
-        return text
+        return redact(text, self._secrets)
 
     def __repr__(self) -> str:
         return f"<Redactor of {len(self._secrets)} secrets>"

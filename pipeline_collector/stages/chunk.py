@@ -11,6 +11,7 @@ size is known.  ``split`` turns one collector's output into a ``Collection``.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -178,10 +179,11 @@ def document_part(
     directory: Path,
     seq: int = 0,
     compressor: Compressor | None = None,
+    stem: str | None = None,
 ) -> Part:
-    """Store a whole JSON document as a single part."""
+    """Store a whole JSON document as a single part, ``<stem>.part`` in ``directory``."""
     comp = compressor or default_compressor()
-    path = directory / f"{key}-{seq}.part"
+    path = directory / f"{stem or f'{key}-{seq}'}.part"
     deflater = comp.deflater()
     out = deflater.compress(data) + comp.sync_flush(deflater)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -256,6 +258,9 @@ def split(
     """
     task = collected.task
     key = task.key
+    # Fresh names per attempt: an executor may run a task again (a dask
+    # worker died mid-task), and part files are created exclusively.
+    attempt = f"{key}-{task.seq}-{secrets.token_hex(4)}"
     parts: list[Part] = []
     error = collected.error
     try:
@@ -268,6 +273,7 @@ def split(
                     directory=directory,
                     seq=task.seq,
                     compressor=compressor,
+                    stem=attempt,
                 )
             )
             size = parts[-1].deflated_size
@@ -293,7 +299,7 @@ def split(
                         max_deflated=max_deflated,
                         seq=task.seq,
                         compressor=compressor,
-                        stem=f"{key}-{task.seq}-{n}",
+                        stem=f"{attempt}-{n}",
                     )
                 )
     except Exception as e:

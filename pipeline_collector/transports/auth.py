@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import threading
 import time
@@ -63,7 +64,7 @@ class BasicAuth:
         token = _basic(self.user, self.password)
         return Credentials(
             headers={"Authorization": f"Basic {token}"},
-            secrets=(self.password, token),
+            secrets=(self.password, f"{self.user}:{self.password}"),
         )
 
     def on_unauthorized(self) -> bool:
@@ -133,6 +134,29 @@ class IdentityAuth:
         return False
 
 
+def _expires_in(value: object, default: float) -> float | None:
+    """Seconds a token lasts: ``default`` when not given, 0 or less when expired already.
+
+    ``None`` for what is no number of seconds (text, ``true``, NaN, infinity).
+
+    >>> _expires_in(None, 300.0), _expires_in(0, 300.0), _expires_in("60", 300.0)
+    (300.0, 0.0, 60.0)
+    >>> _expires_in(-5, 300.0), _expires_in(float("nan"), 300.0), _expires_in(True, 300.0)
+    (0.0, None, None)
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
 class _TokenCache:
     """The one mutable corner of an OAuth2 auth: the current token."""
 
@@ -151,7 +175,9 @@ class OAuth2ClientCredentials:
     """OAuth2 client credentials (a service account): a cached Bearer token.
 
     The token is fetched from ``token_url``, reused until shortly before its
-    ``expires_in`` runs out, and fetched again once after a 401.
+    ``expires_in`` runs out (``default_expires_in`` when the answer has
+    none; ``0`` means it is expired already and is used for one request
+    only), and fetched again once after a 401.
     """
 
     token_url: str
@@ -184,9 +210,13 @@ class OAuth2ClientCredentials:
             token = self._cache.token
         assert token is not None
         return Credentials(
-            headers={"Authorization": f"Bearer {token}"},
-            secrets=(token, self.client_secret),
+            headers={"Authorization": f"Bearer {token}"}, secrets=(token, *self.secrets)
         )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown: the secret, and the pair whose base64 is a Basic header."""
+        return (self.client_secret, f"{self.client_id}:{self.client_secret}")
 
     def on_unauthorized(self) -> bool:
         with self._cache.lock:
@@ -221,22 +251,26 @@ class OAuth2ClientCredentials:
             response = send(self.token_request())
         except SendError as exc:
             raise ShipError(f"token endpoint {where} unreachable: {exc}", retryable=True) from None
-        secrets = (self.client_secret, _basic(self.client_id, self.client_secret))
         if not 200 <= response.status < 300:
             raise ShipError(
                 f"token endpoint {where} answered {response.status}: "
-                f"{excerpt(response.body, secrets)}",
+                f"{excerpt(response.body, self.secrets)}",
                 status=response.status,
                 retryable=response.status in RETRY_STATUSES,
             )
         try:
             answer = response.json()
             token = answer["access_token"]
-            expires_in = float(answer.get("expires_in") or self.default_expires_in)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ShipError(f"token endpoint {where} answered without an access_token") from None
         if not isinstance(token, str) or not token or not is_header_value(token):
             raise ShipError(f"token endpoint {where} answered an unusable access_token")
+        expires_in = _expires_in(answer.get("expires_in"), self.default_expires_in)
+        if expires_in is None:
+            raise ShipError(
+                f"token endpoint {where} answered an unusable expires_in: "
+                "expected a number of seconds"
+            )
         margin = min(self.leeway, expires_in / 2)
         self._cache.token = token
         self._cache.refresh_at = started + expires_in - margin

@@ -7,6 +7,7 @@ sender uses ``requests``; a test passes ``testing.MockSender`` instead.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -34,7 +35,16 @@ from .messages import (
     is_header_value,
 )
 from .multipart import MultipartBody
-from .redact import check_url, excerpt, show_headers, show_proxy, show_url, strip_userinfo
+from .redact import (
+    check_url,
+    excerpt,
+    printable,
+    redact,
+    show_headers,
+    show_proxy,
+    show_url,
+    strip_userinfo,
+)
 from .retry import RetryPolicy, parse_retry_after
 from .sender import RequestsSender
 
@@ -92,7 +102,10 @@ class HttpTransport:
     and 5xx are retried by ``retry`` (the body is re-read from the start each
     time); other refusals raise ``ShipError`` at once.  Redirects are not
     followed: credentials must reach only the host they were meant for.
-    ``sender`` puts requests on the wire (uploads and token requests alike);
+    ``timeout`` bounds each connect and each wait for bytes; an attempt as a
+    whole (token request, connect, body and the whole answer) ends after
+    ``attempt_timeout`` seconds, and no attempt runs past the retry policy's
+    ``max_elapsed``.  ``sender`` puts requests on the wire (uploads and token requests alike);
     by default a ``requests`` session, ``session`` when one is given.
     """
 
@@ -108,6 +121,7 @@ class HttpTransport:
     proxy: str | None = field(default=None, repr=show_proxy)
     verify: bool | str = True
     timeout: tuple[float, float] = (31.0, 31.0)
+    attempt_timeout: float | None = 300.0
     retry: RetryPolicy = field(factory=RetryPolicy)
     allow_insecure: bool = False
     field_name: str = "file"
@@ -135,6 +149,10 @@ class HttpTransport:
             check_url(strip_userinfo(self.proxy), what="proxy", needs_tls=False, allow=True)
         if isinstance(self.verify, str) and not os.path.exists(self.verify):
             raise ConfigurationError(f"CA bundle not found: {self.verify}")
+        if self.attempt_timeout is not None and not self.attempt_timeout > 0:
+            raise ConfigurationError(
+                f"attempt_timeout must be a positive number of seconds, got {self.attempt_timeout}"
+            )
         if self.chunk_size <= 0:
             raise ConfigurationError(f"chunk_size must be positive, got {self.chunk_size}")
         if self.sender is not None and self.session is not None:
@@ -150,11 +168,26 @@ class HttpTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request: Request) -> Response:
-        """Send with this transport's sender, TLS, proxy and timeouts."""
+    def _send(self, request: Request, *, ends: float | None = None) -> Response:
+        """Send with this transport's sender, TLS, proxy and timeouts, done by ``ends``."""
         sender: Sender = self.sender if self.sender is not None else self._own
-        prepared = attrs.evolve(request, verify=self.verify, proxy=self.proxy, timeout=self.timeout)
+        deadline = None if ends is None else max(0.0, ends - self.monotonic())
+        prepared = attrs.evolve(
+            request,
+            verify=self.verify,
+            proxy=self.proxy,
+            timeout=self.timeout,
+            deadline=deadline,
+        )
         return sender.send(prepared)
+
+    def _attempt_ends(self, started: float, retry: RetryPolicy) -> float | None:
+        """When the attempt starting now must be over: its own limit, or ``max_elapsed``."""
+        now = self.monotonic()
+        ends = [] if self.attempt_timeout is None else [now + self.attempt_timeout]
+        if retry.max_elapsed is not None:
+            ends.append(started + retry.max_elapsed)
+        return min(ends, default=None)
 
     def send(self, archive: Archive) -> Receipt:
         """Upload one archive, retrying what is worth retrying; see the class docstring."""
@@ -180,8 +213,9 @@ class HttpTransport:
             log.info("ship.attempt", attempt=attempts, bytes=archive.size)
             secrets: tuple[str, ...] = tuple(self.headers.values())
             retry_after: float | None = None
+            send = functools.partial(self._send, ends=self._attempt_ends(started, retry))
             try:
-                creds = self.auth.prepare(self._send) if self.auth is not None else Credentials()
+                creds = self.auth.prepare(send) if self.auth is not None else Credentials()
                 secrets += creds.secrets
                 headers = {
                     **self.headers,
@@ -192,7 +226,7 @@ class HttpTransport:
                 request = Request(
                     method="POST", url=self.url, headers=headers, body=body, cert=creds.cert
                 )
-                response = self._send(request)
+                response = send(request)
             except ShipError as exc:
                 if not exc.retryable:
                     exc.attempts = attempts
@@ -289,9 +323,10 @@ class HttpTransport:
         if 300 <= status < 400:
             target = response.header("Location")
             shown = show_url(urljoin(self.url, target)) if target else "nowhere"
-            what = f"a redirect to {shown}, which is not followed"
+            what = f"a redirect to {redact(printable(shown), secrets)}, which is not followed"
         else:
-            what = _STATUS_MEANING.get(status, response.reason or "refused")
+            reason = redact(printable(response.reason), secrets)
+            what = _STATUS_MEANING.get(status, reason or "refused")
         return ShipError(
             f"{show_url(self.url)} refused {name}: {status} ({what}): {text}",
             status=status,

@@ -40,8 +40,9 @@ _HEADER_VALUE = re.compile(r"^[^\r\n\x00]*$")
 class Credentials:
     """What one request needs to prove who sends it.
 
-    ``secrets`` lists every value that must never be shown: they are cut
-    out of any answer text quoted in an error or a log.
+    ``secrets`` lists every value that must never be shown (``user:secret``
+    pairs included, whose base64 a Basic header carries): they are cut out of
+    any answer text quoted in an error or a log, in every encoding.
     """
 
     headers: Mapping[str, str] = field(factory=dict, repr=False)
@@ -115,6 +116,7 @@ class Request:
     verify: bool | str = True
     proxy: str | None = field(default=None, repr=show_proxy)
     timeout: tuple[float, float] = (31.0, 31.0)
+    deadline: float | None = None  # seconds the whole exchange may take; None: no limit
 
     def header(self, name: str) -> str | None:
         """The value of header ``name``, whatever its case, or ``None``."""
@@ -129,7 +131,8 @@ class Request:
 @frozen(kw_only=True)
 class Response:
     """An answer: status, headers and the start of the body (senders read at most
-    ``MAX_ANSWER`` bytes of it, so a hostile answer cannot fill the memory).
+    ``MAX_ANSWER`` bytes of it, whatever the status and once decompressed, so a
+    hostile answer cannot fill the memory).
 
     >>> answer = Response(status=202, headers={"Content-Type": "application/json"},
     ...                   body=b'{"request_id": "r1"}')

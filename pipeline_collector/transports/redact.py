@@ -3,18 +3,28 @@
 Secrets reach a transport in URLs (user info, queries), headers and answers
 that echo them back; everything shown passes through here first.  The URL
 checks refuse credentials in URLs outright, so they cannot be logged at all.
+A secret goes on the wire in more than one encoding (base64 of ``id:secret``
+in a Basic header, URL-encoded in a form body), and a peer may echo any of
+them: ``redact`` cuts every one of ``encodings``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+import base64
+import contextlib
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from ..errors import ConfigurationError
 
 __all__ = [
     "check_url",
+    "encodings",
     "excerpt",
+    "printable",
     "redact",
     "show_headers",
     "show_proxy",
@@ -23,7 +33,7 @@ __all__ = [
 ]
 
 _EXCERPT = 200
-_READ = 4096
+_REDACTED = "<redacted>"
 
 
 def show_url(url: str) -> str:
@@ -88,29 +98,88 @@ def check_url(url: str, *, what: str, needs_tls: bool, allow: bool) -> None:
         )
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret in it replaced.
+def encodings(secret: str) -> frozenset[str]:
+    """Every form of ``secret`` that may come back in an echo of what was sent.
+
+    The value itself, URL-encoded (``quote`` and the form body's
+    ``quote_plus``), JSON-escaped, as a latin-1 header value reads in UTF-8,
+    and base64 (standard and URL-safe, with and without padding).  Pass
+    ``f"{user}:{secret}"`` too for a Basic header: its base64 is one of that
+    pair's encodings.
+
+    >>> sorted(encodings("a b/c"))
+    ['YSBiL2M', 'YSBiL2M=', 'a b/c', 'a%20b%2Fc', 'a+b%2Fc']
+    >>> encodings("")
+    frozenset()
+    """
+    if not secret:
+        return frozenset()
+    raw = secret.encode("utf-8")
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+    with contextlib.suppress(UnicodeEncodeError):  # a header value goes out as latin-1
+        forms.add(secret.encode("latin-1").decode("utf-8", "replace"))
+    for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = b64.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    return frozenset(f for f in forms if f)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    forms = {form for secret in secrets for form in encodings(secret)}
+    if not forms:
+        return None
+    # Longest first, so that a form inside a longer one never leaves a tail;
+    # case-blind, as percent-escapes may come back in either case.
+    ordered = sorted(forms, key=lambda f: (-len(f), f))
+    return re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in it replaced, in each of its ``encodings``.
 
     >>> redact("token abc in the answer", ("abc", ""))
     'token <redacted> in the answer'
+    >>> redact("Authorization: Basic aWQ6czNjcmV0 and s3cret", ("id:s3cret", "s3cret"))
+    'Authorization: Basic <redacted> and <redacted>'
+    >>> redact("client_secret=p%40ss+word", ["p@ss word"])
+    'client_secret=<redacted>'
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text
+    pattern = _pattern(tuple(secrets))
+    return text if pattern is None else pattern.sub(_REDACTED, text)
 
 
-def excerpt(body: bytes, secrets: tuple[str, ...] = ()) -> str:
+def printable(text: str) -> str:
+    """``text`` on one line: control characters become spaces, runs of space one.
+
+    >>> printable("\\x1b[31mno\\n\\tway")
+    '[31mno way'
+    """
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def excerpt(body: bytes, secrets: Iterable[str] = ()) -> str:
     """A short, printable, secret-free excerpt of an answer's body.
+
+    Secrets are cut from the whole body before it is shortened (a cut
+    through a secret would leave its start) and again once it is on one
+    line (where a secret's own spaces or line breaks may reappear).
 
     >>> excerpt(b"\\x1b[31mno\\n\\tway")
     '[31mno way'
     >>> excerpt(b"")
     '(empty body)'
+    >>> excerpt(b"x" * 180 + b" secret-value", ["secret-value"])[-12:]
+    'x <redacted>'
     """
-    raw = body[:_READ].decode("utf-8", "replace")
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in raw).split())
-    text = redact(text, secrets)
+    known = tuple(secrets)
+    text = redact(printable(redact(body.decode("utf-8", "replace"), known)), known)
     if len(text) > _EXCERPT:
         text = text[:_EXCERPT] + "..."
     return text or "(empty body)"

@@ -45,7 +45,8 @@ class RetryPolicy:
     after one more failure.  The delay before the n-th retry is
     ``backoff_factor * 2 ** (n - 1)`` capped at ``backoff_max``, plus up to
     ``jitter`` seconds, unless the answer said ``Retry-After``.  No retry
-    starts once ``max_elapsed`` seconds would have passed.
+    starts once ``max_elapsed`` seconds would have passed, and an
+    ``HttpTransport`` cuts the attempt under way when they have.
 
     >>> policy = RetryPolicy(total=1, jitter=0.0).increment("503")
     >>> policy.backoff(), policy.exhausted, policy.increment("503").exhausted

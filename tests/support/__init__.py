@@ -1,1 +1,1 @@
-"""Helpers of the test suite: servers, workers and fixtures shared by several test files."""
+"""Helpers of the test suite: servers, workers, hostile peers and fixtures shared by several test files."""

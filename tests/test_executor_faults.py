@@ -1,0 +1,195 @@
+"""Executor faults fail their task only: killed workers, broken pools, refused submits.
+
+Real executors throughout: a ProcessPoolExecutor whose worker is killed with
+SIGKILL from inside a collector, a dask LocalCluster whose worker process
+dies mid-task (the scheduler then runs the task again), a thread pool that
+was shut down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+import pipeline_collector as pc
+from pipeline_collector.errors import ConfigurationError
+from pipeline_collector.testing import FakeTransport, FrozenClock, MemoryStore
+
+HERE = Path(__file__).resolve().parent
+NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
+SINCE = NOW - timedelta(days=4)
+
+
+@pytest.fixture(scope="module")
+def killers() -> Iterator[ModuleType]:
+    """The collector module, importable by name here and in spawned workers."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(HERE))
+        yield importlib.import_module("support.killer_collectors")
+
+
+@pytest.fixture
+def marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where ``doomed`` marks its kill; set before any worker starts."""
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    monkeypatch.setenv("KILLER_COLLECTORS_MARKS", str(folder))
+    monkeypatch.setenv("KILLER_COLLECTORS_PARENT", str(os.getpid()))
+    return folder
+
+
+def run(
+    module: ModuleType, tmp: Path, executor: Any, **kwargs: Any
+) -> tuple[pc.Run, MemoryStore, FakeTransport]:
+    store, transport = MemoryStore(), FakeTransport()
+    result = pc.gather(
+        module,
+        mode="manual",
+        state=store,
+        transport=transport,
+        lock=pc.FileLock(tmp / "run.lock"),
+        since=SINCE,
+        clock=FrozenClock(NOW),
+        workdir=tmp / "work",
+        executor=executor,
+        **kwargs,
+    )
+    return result, store, transport
+
+
+def statuses(result: pc.Run) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for c in result.collections:
+        found.setdefault(c.key, []).append(c.status)
+    return found
+
+
+class TestKilledWorkers:
+    """A worker killed mid-task costs that task (and what the broken pool held), not the run."""
+
+    def test_process_pool_worker_killed_fails_tasks_not_the_run(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """SIGKILL in a pool worker: gather returns a partial run naming BrokenProcessPool."""
+        context = multiprocessing.get_context("spawn")
+        with capture_logs() as events, ProcessPoolExecutor(2, mp_context=context) as pool:
+            result, store, _ = run(killers, tmp_path, pool, max_in_flight=1)
+        assert (marks / "killed").exists()
+        assert result.status == "partial"
+        doomed = [c for c in result.collections if c.key == "doomed"]
+        assert [c.status for c in doomed] == ["failed"]
+        assert "BrokenProcessPool" in (doomed[0].error or "")
+        assert "doomed" not in store.state.entries  # its window stays to be collected
+        failed = [e for e in events if e["event"] == "executor.failed"]
+        assert failed and all(e["key"] in ("doomed", "steady") for e in failed)
+        # Tasks submitted after the pool broke fail one by one, with their key named.
+        assert all(
+            "BrokenProcessPool" in (c.error or "")
+            for c in result.collections
+            if c.status == "failed"
+        )
+
+    def test_dask_worker_killed_mid_task_is_run_again(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """A dask worker dying mid-task: the scheduler runs it again and it ships all its rows."""
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+            ) as cluster,
+            Client(cluster) as client,  # type: ignore[no-untyped-call]
+        ):
+            result, store, _ = run(killers, tmp_path, client.get_executor())
+        assert (marks / "killed").exists(), "the first attempt was killed"
+        assert result.status == "ok", result.reason
+        assert statuses(result)["doomed"] == ["ok"]
+        [doomed] = [c for c in result.collections if c.key == "doomed"]
+        assert doomed.rows == killers.ROWS
+        assert store.state.entries["doomed"] == NOW
+
+
+class _Recording(ThreadPoolExecutor):
+    """A thread pool that notes how many tasks it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__(4)
+        self.submitted = 0
+        self.enough = threading.Event()
+        self.wanted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        if self.submitted >= self.wanted:
+            self.enough.set()
+        return super().submit(fn, *args, **kwargs)
+
+
+class TestSubmitAndInFlight:
+    """submit() is guarded, and max_in_flight says how far ahead tasks are handed out."""
+
+    def test_executor_that_refuses_submit_fails_each_task(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """A pool already shut down refuses every submit: each task fails by key, gather returns."""
+        pool = ThreadPoolExecutor(2)
+        pool.shutdown()
+        with capture_logs():
+            result, store, _ = run(killers, tmp_path, pool)
+        assert result.status == "partial"
+        assert {c.status for c in result.collections} <= {"failed", "skipped"}
+        assert all(
+            "RuntimeError" in (c.error or "") for c in result.collections if c.status == "failed"
+        )
+        assert store.state.entries == {}  # no window moved
+
+    @pytest.mark.parametrize("limit", [1, 3])
+    def test_exactly_max_in_flight_tasks_are_handed_out_ahead(
+        self, killers: ModuleType, marks: Path, tmp_path: Path, limit: int
+    ) -> None:
+        """While the first task runs, exactly max_in_flight tasks have been handed to the executor."""
+        pool = _Recording()
+        pool.wanted = limit + 1  # one more than allowed: must never happen while the first runs
+        seen: list[int] = []
+        original = getattr(killers, "steady")  # noqa: B009
+
+        try:
+
+            def steady(since: datetime, **kwargs: Any) -> Iterator[str]:
+                if since == SINCE:  # the first task in plan order
+                    pool.enough.wait(timeout=1.0)  # long enough for a wrong count to show
+                    seen.append(pool.submitted)
+                yield from original(since=since, **kwargs)
+
+            pc.register("steady", "1.0", format="csv", fnc_slicing=pc.slicers.daily)(steady)
+            setattr(killers, "steady", steady)  # noqa: B010 - a module attribute mypy cannot see
+            with pool:
+                result, _, _ = run(killers, tmp_path, pool, max_in_flight=limit, subset=["steady"])
+        finally:
+            setattr(killers, "steady", original)  # noqa: B010
+        assert result.status == "ok"
+        assert seen == [limit]
+
+    @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
+    def test_max_in_flight_must_be_a_whole_number(
+        self, killers: ModuleType, tmp_path: Path, bad: object
+    ) -> None:
+        """Zero, negative, boolean, fractional or text max_in_flight is refused by name."""
+        with pytest.raises(ConfigurationError, match="max_in_flight"):
+            run(killers, tmp_path, None, max_in_flight=bad)
