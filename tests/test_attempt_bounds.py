@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from pathlib import Path
 
 import pytest
+import requests
+import trustme
 from structlog.testing import capture_logs
 from support.peers import (
     MIB,
@@ -80,6 +83,30 @@ class TestAttemptDeadline:
         assert "deadline of 1 s" in str(e.value)
         assert not e.value.maybe_delivered  # the body never all went out
         assert len(peer.requests) == 1
+
+    def test_trickle_over_tls_is_cut_too(self, archive: Path, tmp_path: Path) -> None:
+        """Over TLS the deadline shuts the socket under the TLS layer just the same."""
+        ca = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        with Peer(trickle(202), tls=context) as peer, pytest.raises(ShipError) as caught:
+            transport(peer.url, attempt_timeout=1.0, verify=str(tmp_path / "ca.pem")).send(
+                file_archive(archive)
+            )
+        assert "deadline of 1 s" in str(caught.value)
+        assert peer.sent < 1000
+
+    def test_own_session_is_cut_between_reads(self, archive: Path) -> None:
+        """With a session of the caller's, the deadline is looked at between answer reads."""
+        with (
+            requests.Session() as session,
+            Peer(trickle(202)) as peer,
+            pytest.raises(ShipError) as caught,
+        ):
+            transport(peer.url, attempt_timeout=1.0, session=session).send(file_archive(archive))
+        assert "deadline of 1 s" in str(caught.value)
+        assert peer.sent < 1000
 
     def test_answer_within_the_deadline_is_accepted(self, archive: Path) -> None:
         """At the bound: a slow answer that ends before the deadline is a receipt."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import signal
 import sys
@@ -24,17 +25,32 @@ from typing import Any
 import structlog
 
 
-def _configure_logs(log_file: Path | None, pause: float, hold: str | None) -> None:
+def _configure_logs(
+    log_file: Path | None,
+    pause: float,
+    hold: str | None,
+    die_at: int | None = None,
+    die_on: str | None = None,
+) -> None:
     """Markers on stdout, the events themselves as JSON lines in ``log_file``.
 
     After each marker the process waits ``pause`` seconds, so that a kill
     timed from a marker lands right at that point of the run; after the
-    ``hold`` event it waits for good, until it is killed.
+    ``hold`` event it waits for good, until it is killed.  With ``die_at``
+    it kills itself with SIGKILL right after its ``die_at``-th marker (of
+    event ``die_on`` when given): a kill point that depends on nothing but
+    the run, so that a campaign reproduces exactly from its seed.
     """
+    seen = 0
 
     def marker(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        nonlocal seen
         name = event.get("event")
         print(f"@{name} {event.get('archive', '')}".rstrip(), flush=True)
+        if die_at is not None and (die_on is None or name == die_on):
+            seen += 1
+            if seen == die_at:
+                os.kill(os.getpid(), signal.SIGKILL)
         if name == hold:
             time.sleep(600)
         elif pause:
@@ -60,12 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds each collector takes")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds to wait per event")
     parser.add_argument("--hold", default=None, help="event after which to wait to be killed")
+    parser.add_argument("--die-at", type=int, default=None, help="SIGKILL itself at this event")
+    parser.add_argument("--die-on", default=None, help="count only this event for --die-at")
     parser.add_argument("--fsize", type=int, default=None, help="largest file it may write")
     parser.add_argument("--max-data-size", type=int, default=200 * 2**20)
     parser.add_argument("--log-file", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    _configure_logs(args.log_file, args.pause, args.hold)
+    _configure_logs(args.log_file, args.pause, args.hold, args.die_at, args.die_on)
     if args.fsize is not None:
         # A write past the limit then fails with EFBIG instead of killing the process.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

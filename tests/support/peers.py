@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -46,9 +47,12 @@ Answer = Callable[["Peer", socket.socket, bytes], None]
 class Peer:
     """A threaded TCP server whose every connection gets ``answer``."""
 
-    def __init__(self, answer: Answer, *, read_body: bool = True) -> None:
+    def __init__(
+        self, answer: Answer, *, read_body: bool = True, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.answer = answer
         self.read_body = read_body
+        self.tls = tls
         self.sent = 0  # bytes of answers the sockets accepted, all connections together
         self.requests: list[bytes] = []
         self._lock = threading.Lock()
@@ -60,7 +64,7 @@ class Peer:
     @property
     def url(self) -> str:
         host, port = self._server.getsockname()[:2]
-        return f"http://{host}:{port}/up"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}/up"
 
     def __enter__(self) -> Peer:
         self._thread.start()
@@ -108,6 +112,8 @@ class Peer:
         with conn:
             conn.settimeout(STOP_AFTER)
             try:
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 request = self._read_request(conn)
                 with self._lock:
                     self.requests.append(request)

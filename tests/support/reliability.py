@@ -627,6 +627,30 @@ def kill_worker(
     return killed, (events[-1] if events else None), lines
 
 
+def die_at(
+    command: list[str], env: Mapping[str, str], *, after: int, event: str | None = None
+) -> tuple[bool, str | None, list[str]]:
+    """Run a worker that kills itself with SIGKILL at its ``after``-th event
+    (its ``after``-th ``event`` when one is named).
+
+    The kill point depends on the run alone, not on timing.  Returns whether
+    it died so (it may finish first), the last event it reported, and every
+    line it printed.
+    """
+    options = ["--die-at", str(after)] + (["--die-on", event] if event else [])
+    done = subprocess.run(
+        [*command, *options],
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    events = [x.split()[0][1:] for x in lines if x.startswith("@")]
+    return done.returncode == -signal.SIGKILL, (events[-1] if events else None), lines
+
+
 def _state_check(path: Path) -> str:
     """How the state file looks after a kill: never anything but whole JSON."""
     if not path.exists():
@@ -644,18 +668,16 @@ def crash_campaign(
     kills: int = 20,
     max_trials: int = 40,
     delay: float = 0.002,
-    pause: float = 0.01,
 ) -> CrashCampaign:
     """Kill ``gather`` processes at random events until ``kills`` runs died.
 
-    Each trial moves the clock on by two to four days, adds rows, starts a
-    run and kills it with SIGKILL a random few milliseconds after a random
-    one of its log events (the process waits ``pause`` seconds after each
-    event, so the kill lands at that event or just after it); every fourth
-    trial is killed between an archive's delivery and the state save that
+    Each trial moves the clock on by two to four days, adds rows, and starts
+    a run that kills itself with SIGKILL right after a random one of its log
+    events (chosen by the seed, so the campaign reproduces exactly); every
+    fourth trial dies between an archive's delivery and the state save that
     records it.  The state file is then checked, and a run one minute later
-    must complete.  Every run uses a fresh work folder (the
-    default), a ``JsonFileStore`` and a ``DirectoryTransport``.
+    must complete.  Every run uses a fresh work folder (the default), a
+    ``JsonFileStore`` and a ``DirectoryTransport``.
     """
     rng = random.Random(seed)
     source = Source(tmp / "source.db", seed=seed)
@@ -673,21 +695,15 @@ def crash_campaign(
         now += timedelta(days=rng.randint(2, 4), hours=rng.randint(0, 23))
         source.grow(before, now, rng.randint(20, 60))
         target = rng.randint(1, expected)
-        wait = rng.uniform(0, 2 * pause)
-        options: tuple[str, ...] = ("--pause", str(pause))
         event: str | None = None
         if len(trials) % 4 == 3:
             # Between an archive's delivery and the state save that records it.
-            target, wait, event = 1, 0.0, "ship.accepted"
-            options += ("--hold", event)
+            target, event = 1, "ship.accepted"
         had = set(directory_archives(tmp / "dest"))
-        killed, phase, lines = kill_worker(
-            worker_command(
-                source=source, tmp=tmp, now=now, delay=delay, workdir=None, extra=options
-            ),
+        killed, phase, lines = die_at(
+            worker_command(source=source, tmp=tmp, now=now, delay=delay, workdir=None),
             env,
             after=target,
-            wait=wait,
             event=event,
         )
         if not killed and event is None:
@@ -711,7 +727,11 @@ def crash_campaign(
                 next_report=report,
             )
         )
-    leftovers = sum(1 for p in (tmp / "tmp").iterdir() if p.name.startswith("pipeline-collector-"))
+    leftovers = sum(
+        1
+        for p in (tmp / "tmp").iterdir()
+        if p.is_dir() and p.name.startswith("pipeline-collector-")
+    )
     return CrashCampaign(
         seed=seed,
         trials=tuple(trials),
@@ -744,7 +764,8 @@ _DOC = """\
 
 These figures come from the project's own tests (`tests/test_faults.py` and
 `tests/test_crash.py`), run with fixed seeds; regenerate this page with
-`python tests/support/reliability.py docs/reliability.md`.
+`python tests/support/reliability.py docs/reliability.md`.  Two fresh runs give the
+same tables (see "Reproducing" at the end).
 
 The source is a SQLite database whose every row is known: `events` (a CSV
 collector sliced by day that streams records), `jobs` (a CSV collector that
@@ -781,11 +802,14 @@ exactly one confirmed upload.
 
 A `gather` process (`tests/support/crash_worker.py`: `JsonFileStore` state,
 `DirectoryTransport` destination, a fresh work folder) prints each log event
-as it happens and is killed with SIGKILL a few milliseconds after a random one
-of them; every fourth trial is killed right between an archive's delivery and
-the state save that records it.  The state file is then read, and the next
-run (one minute later) must complete.  "Kills by last event seen" names the
-last log event the test read before the kill.
+as it happens and kills itself with SIGKILL right after a random one of them,
+chosen by the seed; every fourth trial dies right between an archive's
+delivery and the state save that records it.  The state file is then read,
+and the next run (one minute later) must complete.  "Kills by last event
+seen" names the event the run died at.  The kill point depends on the run
+alone, never on timing, so these figures reproduce exactly from the seed
+(a kill timed from outside, inside a collector, is in `tests/test_crash.py`,
+without figures).
 
 {crash}
 
@@ -796,6 +820,15 @@ ahead of the state save that would have recorded it: at most one archive per
 killed run.  Nothing can clean up after SIGKILL: with a fixed `workdir=`, the
 next run that takes the lock sweeps what the killed run left there; a killed
 run's own temporary work folder stays behind.  Complete runs remove theirs.
+
+## Reproducing
+
+Both campaigns depend on their seeds alone: the faults are scripted before
+each run, a stalled answer waits well past the read timeout, and a killed run
+dies at the event the seed chose.  Two fresh runs of
+`python tests/support/reliability.py` give these tables to the row.  (A kill timed
+from outside, a few milliseconds after an event, landed wherever the
+scheduler let the process get to: such runs differed from one another.)
 """
 
 
