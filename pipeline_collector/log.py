@@ -9,6 +9,7 @@ field) the catalogue lacks, and ``docs/events.md`` is generated from it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -19,14 +20,69 @@ __all__ = ["EVENTS", "Event", "events_markdown", "logger"]
 
 Level = Literal["debug", "info", "warning", "error"]
 
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 
-def logger(stage: str, **fields: Any) -> Any:
-    """Return a structlog logger bound with ``stage=<stage>``.
+# Silent unless the host configures logging: records propagate to its handlers.
+logging.getLogger("pipeline_collector").addHandler(logging.NullHandler())
 
-    The logger is lazy: it looks up structlog's configuration when it first
-    logs, so a service may configure structlog after importing this library.
+
+class StageLogger:
+    """A stage's logger: through structlog when the host configured it, else stdlib ``logging``.
+
+    Decided at each call, so a service may configure either after importing
+    the library.  Unconfigured, an event becomes a record of the standard
+    logger ``pipeline_collector.<stage>`` (message ``event key=value ...``,
+    with ``record.event`` and ``record.fields``), never a line on stdout.
     """
-    return structlog.get_logger("pipeline_collector", stage=stage, **fields)
+
+    __slots__ = ("_fields", "_stage")
+
+    def __init__(self, stage: str, fields: Mapping[str, Any]) -> None:
+        self._stage = stage
+        self._fields = dict(fields)
+
+    def bind(self, **fields: Any) -> StageLogger:
+        """A logger with more fields bound; this one is unchanged."""
+        return StageLogger(self._stage, {**self._fields, **fields})
+
+    def log(self, level: int | str, event: str, **fields: Any) -> None:
+        """Emit ``event`` at ``level`` (a name such as ``"info"`` or a ``logging`` number)."""
+        number = level if isinstance(level, int) else _LEVELS[level]
+        if structlog.is_configured():
+            bound = structlog.get_logger("pipeline_collector", stage=self._stage, **self._fields)
+            bound.log(number, event, **fields)
+            return
+        target = logging.getLogger(f"pipeline_collector.{self._stage}")
+        if not target.isEnabledFor(number):
+            return
+        exc_info = fields.pop("exc_info", None)
+        every = {"stage": self._stage, **self._fields, **fields}
+        text = " ".join([event, *(f"{k}={v!r}" for k, v in every.items())])
+        target.log(number, "%s", text, exc_info=exc_info, extra={"event": event, "fields": every})
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self.log(logging.DEBUG, event, **fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.log(logging.INFO, event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.log(logging.WARNING, event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.log(logging.ERROR, event, **fields)
+
+
+def logger(stage: str, **fields: Any) -> StageLogger:
+    """Return the logger of ``stage``, bound with ``stage=<stage>`` (and ``fields``)."""
+    return StageLogger(stage, fields)
 
 
 @frozen

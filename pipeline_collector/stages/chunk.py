@@ -263,6 +263,7 @@ def split(
     attempt = f"{key}-{task.seq}-{secrets.token_hex(4)}"
     parts: list[Part] = []
     error = collected.error
+    failure = collected.exception
     try:
         if error is None and collected.document is not None:
             parts.append(
@@ -304,13 +305,20 @@ def split(
                 )
     except Exception as e:
         error = describe(key, e)
+        failure = e
     finally:
         shutil.rmtree(collected.full_path, ignore_errors=True)
     elapsed = time.perf_counter() - collected.started
     if error is not None:
         for p in parts:
             p.path.unlink(missing_ok=True)
-        log.error("collection.failed", key=key, window=str(task.window), error=error)
+        log.error(
+            "collection.failed",
+            key=key,
+            window=str(task.window),
+            error=error,
+            exc_info=failure if not isinstance(failure, CollectorError) else None,
+        )
         return Collection(
             task=task,
             status="failed",

@@ -46,6 +46,8 @@ class Collected:
     records: Iterable[Any] | None = field(default=None, eq=False, repr=False)
     files: tuple[Path, ...] = ()
     error: str | None = None
+    # What the collector raised, for the log's traceback (not compared, not shown).
+    exception: BaseException | None = field(default=None, eq=False, repr=False)
 
 
 def _json_default(value: Any) -> Any:
@@ -132,7 +134,7 @@ def collect(
             )
         return attrs.evolve(base, records=result)
     except Exception as e:
-        return attrs.evolve(base, error=describe(collector.key, e))
+        return attrs.evolve(base, error=describe(collector.key, e), exception=e)
 
 
 def describe(key: str, e: BaseException) -> str:
