@@ -1,25 +1,26 @@
-"""Run every benchmark and print (and save) the tables.
+"""Run the benchmarks; print, and save as each case finishes, the tables.
 
-    python benchmarks/run.py [--sizes 100,400,1024] [--old] [--quick] [--reps 3]
+    python benchmarks/run.py [--quick] [--old] [--only SECTIONS|list] [--no-wait]
 
-Sections:
+Sections (``--only``, comma separated; ``--only list`` lists them):
 
-* end to end: a dry-run ``gather`` of a CSV collector yielding the job-event
-  rows of ``workload.py``; each case runs in a fresh subprocess so its peak
-  RSS is its own.  The producer (just iterating the rows) is timed alone in the
-  same subprocess, and the pipeline's own throughput is
-  ``bytes / (wall - producer)``.  With ``--old`` the same rows go through
-  ``insights-analytics-collector`` 0.3.2 (its ``CsvFileSplitter`` and
-  ``Package``), in the same command, for the ratios.
-* chunking alone: the same rows through ``chunk.cut`` and the old
-  ``CsvFileSplitter``, with a byte-exact check of the parts.
-* compressors side by side on the same 64 MiB.
-* archive fill: a large ``max_data_size`` and a small ``max_upload_size``.
-* linearity: seconds per GiB at each size.
+* ``e2e``: a dry-run ``gather`` of a CSV collector yielding the rows of a
+  workload (``workload.py``), each case in a fresh subprocess so its peak RSS
+  is its own.  The producer alone (the rows made and dropped) is timed in the
+  same subprocess first, so ``wall / producer`` compares like with like.  With
+  ``--old`` the same rows go through ``insights-analytics-collector`` 0.3.2
+  in the same command, interleaved, for the ratios.
+* ``chunk``: ``chunk.cut`` alone, and the old ``CsvFileSplitter`` when
+  installed, on the same rows, with a byte-exact check of the parts.
+* ``compress``: compressors and levels on the same rows, one thread, with the
+  size against zlib 9 (what the old library wrote).
+* ``fill``: a large ``max_data_size`` and a small ``max_upload_size``: how
+  full the archives get.
 
-Figures are medians of ``--reps`` repetitions; results go to
-``benchmarks/results/<name>.md`` (and a ``.png`` plot when matplotlib is
-installed).
+Figures are medians of ``--reps`` repetitions with min-max; every heading says
+the settings used.  Results go to ``benchmarks/results/<name>.md`` and
+``.json`` (rewritten after every case) and a ``.png`` plot when matplotlib is
+installed.
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import types
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
@@ -48,13 +47,23 @@ from typing import Any, cast
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import oldlib  # noqa: E402
 import workload  # noqa: E402
+from harness import Harness, machine_busy, median, spread, table  # noqa: E402
 
 MiB = 1 << 20
 DEFAULT_MAX_DATA = 50 * MiB
+DEFAULT_MAX_UPLOAD = 100 * MiB
+
+SECTIONS = {
+    "e2e": "end to end: dry-run gather per size, workload and compressor, vs the producer alone",
+    "chunk": "chunk.cut alone (and the old CsvFileSplitter), byte-exact check",
+    "compress": "compressors and levels on the same rows, size vs zlib 9",
+    "fill": "archive fill at max_upload_size 10 MiB",
+}
 
 
-# --- helpers ---------------------------------------------------------------
+# --- one end-to-end case, in its own subprocess ------------------------------
 
 
 def _quiet_logs() -> None:
@@ -88,14 +97,7 @@ def _drain(it: Iterable[Any]) -> float:
     return time.perf_counter() - start
 
 
-def _median(values: Iterable[float]) -> float:
-    return statistics.median(list(values))
-
-
-# --- end to end: one case per subprocess -----------------------------------
-
-
-def _new_collectors(size: int) -> list[Callable[..., Any]]:
+def _new_collectors(size: int, kind: str) -> list[Callable[..., Any]]:
     from pipeline_collector import register
 
     @register("config", "1.0", description="benchmark config", config=True)
@@ -104,34 +106,45 @@ def _new_collectors(size: int) -> list[Callable[..., Any]]:
 
     @register("job_events", "1.0", format="csv", description="job events")
     def job_events(**kwargs: Any) -> Iterator[bytes]:
-        return workload.rows(size)
+        return workload.rows(size, kind=kind)
 
     return [config, job_events]
 
 
-def case_new(
-    size: int, compressor: str, max_data: int, max_upload: int, folder: Path
-) -> dict[str, Any]:
-    """A dry-run gather of ``size`` bytes of rows; the producer timed alone first."""
-    from pipeline_collector import gather, get_compressor
-
-    workload.warm()
-    producer = _drain(workload.rows(size))
-    cpu0, t0 = _cpu(), time.perf_counter()
-    run = gather(
-        _new_collectors(size),
-        mode="dry-run",
-        max_data_size=max_data,
-        max_upload_size=max_upload,
-        workdir=folder,
-        compressor=get_compressor(*_spec(compressor)),
+def case(a: argparse.Namespace) -> dict[str, Any]:
+    """One dry-run gather (or the old library's), the producer timed alone first."""
+    workload.warm(kind=a.kind)
+    producer = _drain(
+        workload.text_rows(a.size, kind=a.kind)
+        if a.case == "old"
+        else workload.rows(a.size, kind=a.kind)
     )
-    wall = time.perf_counter() - t0
-    cpu = _cpu() - cpu0
-    if run.status != "ok":
-        raise SystemExit(f"gather failed: {run.reason}")
-    sizes = [a.size for a in run.archives]
-    raw = sum(c.bytes for c in run.collections)
+    folder = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        cpu0, t0 = _cpu(), time.perf_counter()
+        if a.case == "old":
+            paths = oldlib.run_old(a.size, a.max_data, folder, a.kind)
+            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+            if not paths:
+                raise SystemExit("old library produced no archive")
+            sizes = [os.path.getsize(p) for p in paths]
+        else:
+            from pipeline_collector import gather, get_compressor
+
+            run = gather(
+                _new_collectors(a.size, a.kind),
+                mode="dry-run",
+                max_data_size=a.max_data,
+                max_upload_size=a.max_upload,
+                workdir=folder,
+                compressor=get_compressor(*_spec(a.compressor)),
+            )
+            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+            if run.status != "ok":
+                raise SystemExit(f"gather failed: {run.reason}")
+            sizes = [x.size for x in run.archives]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return {
         "wall": wall,
         "producer": producer,
@@ -141,121 +154,6 @@ def case_new(
         "compressed": sum(sizes),
         "largest": max(sizes),
         "sizes": sizes,
-        "raw": raw,
-    }
-
-
-def _old_library(max_data: int) -> tuple[Any, Any, Any]:
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(USE_TZ=True)
-    from insights_analytics_collector import (
-        Collector,
-        CsvFileSplitter,
-        Package,
-        register,
-    )
-
-    class BenchPackage(Package):  # type: ignore[misc]  # subclasses the old, untyped library
-        MAX_DATA_SIZE = max_data
-        PAYLOAD_CONTENT_TYPE = "application/vnd.redhat.benchmark.filename+tgz"
-
-        def get_ingress_url(self) -> None:
-            return None
-
-        def get_s3_configured(self) -> bool:
-            return False
-
-        def _get_http_request_headers(self) -> dict[str, str]:
-            return {}
-
-        def _get_rh_user(self) -> str:
-            return ""
-
-        def _get_rh_password(self) -> str:
-            return ""
-
-        def _get_rh_region(self) -> str:
-            return ""
-
-        def _get_rh_bucket(self) -> str:
-            return ""
-
-    class BenchCollector(Collector):  # type: ignore[misc]  # subclasses the old, untyped library
-        @staticmethod
-        def db_connection() -> None:
-            return None
-
-        @staticmethod
-        def _package_class() -> type:
-            return BenchPackage
-
-        def _is_valid_license(self) -> bool:
-            return True
-
-        def _is_shipping_configured(self) -> bool:
-            return True
-
-        def _last_gathering(self) -> None:
-            return None
-
-        def _load_last_gathered_entries(self) -> dict[str, Any]:
-            return {}
-
-        def _save_last_gathered_entries(self, entries: dict[str, Any]) -> None:
-            pass
-
-        def _save_last_gather(self) -> None:
-            pass
-
-    return BenchCollector, CsvFileSplitter, register
-
-
-def case_old(size: int, max_data: int, folder: Path) -> dict[str, Any]:
-    """The same rows through insights-analytics-collector 0.3.2, as AWX drives it."""
-    collector_class, splitter, register = _old_library(max_data)
-
-    @register("config", "1.0", description="benchmark config", config=True)  # type: ignore[untyped-decorator]  # the old library is untyped
-    def config(**kwargs: Any) -> dict[str, str]:
-        return {"version": "benchmark"}
-
-    @register("job_events", "1.0", format="csv", description="job events")  # type: ignore[untyped-decorator]  # the old library is untyped
-    def job_events(full_path: str, max_data_size: int, **kwargs: Any) -> list[str]:
-        # What copy_expert(sql, CsvFileSplitter(...)) does: one write() per row.
-        out = splitter(
-            filespec=os.path.join(full_path, "job_events_table.csv"), max_file_size=max_data_size
-        )
-        for row in workload.text_rows(size):
-            out.write(row)
-        files: list[str] = out.file_list()
-        return files
-
-    module = types.ModuleType("benchmark_old_collectors")
-    vars(module).update(config=config, job_events=job_events)
-
-    workload.warm()
-    producer = _drain(workload.text_rows(size))
-    tmp = folder / "stage-root"
-    tmp.mkdir()
-    collector = collector_class(collection_type="dry-run", collector_module=module)
-    cpu0, t0 = _cpu(), time.perf_counter()
-    paths = collector.gather(dest=str(tmp))
-    wall = time.perf_counter() - t0
-    cpu = _cpu() - cpu0
-    if not paths:
-        raise SystemExit("old library produced no archive")
-    sizes = [os.path.getsize(p) for p in paths]
-    return {
-        "wall": wall,
-        "producer": producer,
-        "cpu": cpu,
-        "rss": _rss_mib(),
-        "archives": len(sizes),
-        "compressed": sum(sizes),
-        "largest": max(sizes),
-        "sizes": sizes,
-        "raw": None,
     }
 
 
@@ -264,206 +162,122 @@ def run_case(argv: list[str]) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--case", required=True)
     p.add_argument("--size", type=int, required=True)
-    p.add_argument("--compressor", required=True)
+    p.add_argument("--kind", default="jobs")
+    p.add_argument("--compressor", default="zlib:9")
     p.add_argument("--max-data", type=int, default=DEFAULT_MAX_DATA)
-    p.add_argument("--max-upload", type=int, default=100 * MiB)
+    p.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD)
     a = p.parse_args(argv)
     _quiet_logs()
-    folder = Path(tempfile.mkdtemp(prefix="bench-"))
-    try:
-        if a.case == "old":
-            result = case_old(a.size, a.max_data, folder)
-        else:
-            result = case_new(a.size, a.compressor, a.max_data, a.max_upload, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    print(json.dumps(result))
+    print(json.dumps(case(a)))
 
 
-def _machine_busy() -> float:
-    """CPU seconds spent by the whole machine so far (all cores, all processes)."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_quiet(limit: float = 120.0) -> float:
-    """Wait (up to ``limit`` seconds) until other processes leave the cores alone.
-
-    The machine may be shared; a case that starts while something else runs
-    measures the other thing too.  Returns the busy fraction last seen.
-    """
-    deadline = time.monotonic() + limit
-    quiet, busy = 0, 1.0
-    while time.monotonic() < deadline:
-        b0, t0 = _machine_busy(), time.monotonic()
-        time.sleep(0.5)
-        busy = (_machine_busy() - b0) / (time.monotonic() - t0) / (os.cpu_count() or 1)
-        quiet = quiet + 1 if busy < 0.08 else 0
-        if quiet >= 3:
-            break
-    return busy
-
-
-def _spawn(*args: str) -> dict[str, Any]:
-    """Run one case in a fresh interpreter; add how busy the rest of the machine was."""
-    wait_quiet()
+def spawn(h: Harness, *args: str) -> dict[str, Any]:
+    """Run one case in a fresh interpreter; add how many cores others used meanwhile."""
+    h.quiet()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--case", *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    b0, t0 = _machine_busy(), time.monotonic()
+    b0, t0 = machine_busy(), time.monotonic()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     elapsed = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    # Cores used by other processes while the case ran (0 on a quiet machine).
-    result["others"] = max(0.0, (_machine_busy() - b0 - child) / elapsed)
+    result["others"] = max(0.0, (machine_busy() - b0 - child) / elapsed)
+    result["load1"] = os.getloadavg()[0]
     return result
 
 
-# --- sections ----------------------------------------------------------------
-
-
-class Report:
-    """Collects Markdown sections and prints each as it is done."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.data: dict[str, Any] = {}
-
-    def add(self, text: str) -> None:
-        print(text, flush=True)
-        self.parts.append(text)
-
-
-def table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
+# --- sections ------------------------------------------------------------------
 
 
 def end_to_end(
-    report: Report,
-    sizes: list[int],
-    reps: int,
-    old: bool,
-    settings: list[str],
+    h: Harness, sizes: list[int], reps: int, kinds: list[str], settings: list[str], old: bool
 ) -> None:
     configs = [("new", s) for s in settings] + ([("old", "zlib:9")] if old else [])
-    medians: dict[tuple[int, str], dict[str, float]] = {}
+    total = len(sizes) * reps * len(kinds) * len(configs)
+    done = 0
     for mib in sizes:
-        for rep in range(reps):
-            for impl, comp in configs:
-                label = f"{impl} {comp}"
-                args = [impl, "--size", str(mib * MiB), "--compressor", comp]
-                r = _spawn(*args)
-                report.data.setdefault("e2e", []).append(
-                    {"size": mib, "impl": label, "rep": rep, **r}
-                )
-                print(
-                    f"  e2e {mib} MiB {label} rep {rep}: wall {r['wall']:.2f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        for impl, comp in configs:
-            label = f"{impl} {comp}"
-            runs = [x for x in report.data["e2e"] if x["size"] == mib and x["impl"] == label]
-            m = {
-                k: _median(x[k] for x in runs)
-                for k in ("wall", "producer", "cpu", "rss", "compressed", "others")
-            }
-            m["own"] = _median(x["wall"] - x["producer"] for x in runs)
-            m["archives"] = runs[0]["archives"]
-            m["largest"] = max(x["largest"] for x in runs)
-            m["raw"] = mib * MiB
-            medians[(mib, label)] = m
-    report.data["e2e_medians"] = {f"{k[0]} {k[1]}": v for k, v in medians.items()}
-    old_label = "old zlib:9"
+        for rep in range(reps):  # interleaved: each repetition runs every case once
+            for kind in kinds:
+                for impl, comp in configs:
+                    done += 1
+                    label = f"{impl} {comp}"
+                    h.say(f"e2e {done}/{total}: {mib} MiB {kind} {label}, rep {rep + 1}/{reps}")
+                    r = spawn(
+                        h, impl, "--size", str(mib * MiB), "--kind", kind, "--compressor", comp
+                    )
+                    h.record("e2e", {"size": mib, "kind": kind, "impl": label, "rep": rep, **r})
+                    h.say(
+                        f"  wall {r['wall']:.2f} s, producer {r['producer']:.2f} s,"
+                        f" peak RSS {r['rss']:.0f} MiB, others {r['others']:.2f} cores"
+                    )
+    runs = h.data["e2e"]
     rows: list[list[Any]] = []
     for mib in sizes:
-        base = medians.get((mib, old_label))
-        for impl, comp in configs:
-            label = f"{impl} {comp}"
-            m = medians[(mib, label)]
-            own_tp = m["raw"] / m["own"] / MiB
-            vs = "" if base is None else f"{(base['own'] / m['own']):.2f}x"
-            size_vs = (
-                "" if base is None else f"{(m['compressed'] / base['compressed'] - 1) * 100:+.2f}%"
-            )
-            rows.append(
-                [
-                    mib,
-                    "pipeline_collector " + comp
-                    if impl == "new"
-                    else "insights-analytics-collector 0.3.2 (tarfile gzip 9)",
-                    f"{m['wall']:.2f}",
-                    f"{m['producer']:.2f}",
-                    f"{own_tp:.0f}",
-                    vs,
-                    f"{m['cpu'] / m['wall']:.2f}",
-                    f"{m['rss']:.1f}",
-                    m["archives"],
-                    f"{m['compressed'] / MiB:.1f}",
-                    size_vs,
-                    f"{m['others']:.2f}",
+        for kind in kinds:
+            base = [
+                x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, "old zlib:9")
+            ]
+            for impl, comp in configs:
+                rs = [
+                    x
+                    for x in runs
+                    if (x["size"], x["kind"], x["impl"]) == (mib, kind, f"{impl} {comp}")
                 ]
-            )
-    report.add(
-        f"### End to end: dry-run gather, max_data_size = 50 MiB (median of {reps})\n\n"
+                own = median(x["wall"] - x["producer"] for x in rs)
+                vs_old = size_vs = ""
+                if base:
+                    vs_old = (
+                        f"{median(x['wall'] for x in base) / median(x['wall'] for x in rs):.2f}x"
+                    )
+                    size_vs = f"{(median(x['compressed'] for x in rs) / median(x['compressed'] for x in base) - 1) * 100:+.2f}%"
+                rows.append(
+                    [
+                        mib,
+                        kind,
+                        f"pipeline_collector {comp}"
+                        if impl == "new"
+                        else "insights-analytics-collector 0.3.2 (gzip 9)",
+                        spread(x["wall"] for x in rs),
+                        spread(x["producer"] for x in rs),
+                        spread((x["wall"] / x["producer"] for x in rs), "{:.2f}x"),
+                        f"{mib / own:.0f}" if own > 0 else "-",
+                        vs_old,
+                        f"{median(x['cpu'] / x['wall'] for x in rs):.2f}",
+                        spread((x["rss"] for x in rs), "{:.1f}"),
+                        rs[0]["archives"],
+                        f"{median(x['compressed'] for x in rs) / MiB:.1f}",
+                        size_vs,
+                        spread((x["others"] for x in rs), "{:.2f}"),
+                    ]
+                )
+    h.add(
+        f"### End to end: dry-run gather, max_data_size {DEFAULT_MAX_DATA // MiB} MiB,"
+        f" max_upload_size {DEFAULT_MAX_UPLOAD // MiB} MiB (median (min-max) of {reps},"
+        " interleaved)\n\n"
         + table(
             [
                 "MiB",
+                "workload",
                 "implementation",
                 "wall s",
                 "producer s",
+                "wall / producer",
                 "own MiB/s",
-                "own vs old",
+                "faster than old",
                 "CPU/wall",
                 "peak RSS MiB",
                 "archives",
                 "compressed MiB",
                 "size vs old",
-                "others' load",
+                "others' cores",
             ],
             rows,
         )
-        + "\n\n`own MiB/s` = bytes / (wall - producer); the producer (iterating the rows,"
-        " nothing else) is timed alone in the same subprocess.  `CPU/wall` counts all"
-        " threads of the process (2.0 = both cores busy).  `others' load`: cores used by other"
-        " processes while the case ran (each case first waits for a quiet machine).\n"
-    )
-    # linearity and memory
-    lrows: list[list[Any]] = []
-    for impl, comp in configs:
-        label = f"{impl} {comp}"
-        pts = [(mib, medians[(mib, label)]) for mib in sizes]
-        spg = [m["wall"] / (mib / 1024) for mib, m in pts]
-        first_rss = pts[0][1]["rss"]
-        lrows.append(
-            [
-                label,
-                ", ".join(f"{m['wall']:.2f}" for _, m in pts),
-                ", ".join(f"{s:.1f}" for s in spg),
-                f"{(max(spg) / min(spg) - 1) * 100:.0f}%",
-                ", ".join(f"{m['rss']:.1f}" for _, m in pts),
-                f"{pts[-1][1]['rss'] - first_rss:+.1f}",
-            ]
-        )
-    report.add(
-        "### Linearity and memory\n\n"
-        + table(
-            [
-                "implementation",
-                f"wall s at {', '.join(map(str, sizes))} MiB",
-                "s per GiB",
-                "spread of s/GiB",
-                "peak RSS MiB",
-                f"RSS {sizes[-1]} vs {sizes[0]} MiB",
-            ],
-            lrows,
-        )
-        + "\n"
+        + "\n\nThe producer (the rows made and dropped, nothing else) is timed alone in the same"
+        " subprocess just before the gather; `wall / producer` is per run, then the median."
+        " `own MiB/s` = MiB / (wall - producer).  `CPU/wall` counts all threads (2.0 = both"
+        " cores busy).  `others' cores`: cores used by other processes while the case ran.\n"
     )
 
 
@@ -480,23 +294,21 @@ def _part_content(part: Any, header_len: int, first: bool) -> Iterator[bytes]:
     yield d.flush()
 
 
-def chunking(report: Report, size: int, reps: int) -> None:
+def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -> None:
     """``chunk.cut`` against the old ``CsvFileSplitter`` on the same rows, same process."""
     from pipeline_collector import get_compressor
     from pipeline_collector.stages import chunk
 
-    _, splitter, _ = _old_library(DEFAULT_MAX_DATA)
-    workload.warm()
+    splitter: Any = oldlib.old_library(DEFAULT_MAX_DATA)[1] if oldlib.installed() else None
+    workload.warm(kind=kind)
     expected = hashlib.sha256()
-    for row in workload.rows(size):
+    for row in workload.rows(size, kind=kind):
         expected.update(row)
     want = expected.hexdigest()
     results: dict[str, list[float]] = {}
     checks: dict[str, bool] = {}
-    variants = [
-        ("cut, zlib-ng:6 (compresses as it cuts)", "zlib-ng", 6),
-        ("cut, isal:1", "isal", 1),
-        ("cut, zlib:0 (stored: the cutting alone)", "zlib", 0),
+    variants = [(f"cut, {s}", *_spec(s)) for s in settings] + [
+        ("cut, zlib:0 (stored: the cutting alone)", "zlib", 0)
     ]
 
     def ours(label: str, name: str, level: int) -> None:
@@ -505,7 +317,7 @@ def chunking(report: Report, size: int, reps: int) -> None:
             t0 = time.perf_counter()
             parts = list(
                 chunk.cut(
-                    workload.rows(size),
+                    workload.rows(size, kind=kind),
                     key="job_events",
                     directory=folder,
                     limit=DEFAULT_MAX_DATA,
@@ -516,7 +328,7 @@ def chunking(report: Report, size: int, reps: int) -> None:
             if label not in checks:
                 got = hashlib.sha256()
                 for i, p in enumerate(parts):
-                    for piece in _part_content(p, len(workload.HEADER), i == 0):
+                    for piece in _part_content(p, len(workload.header(kind)), i == 0):
                         got.update(piece)
                 checks[label] = got.hexdigest() == want
         finally:
@@ -529,7 +341,7 @@ def chunking(report: Report, size: int, reps: int) -> None:
             out = splitter(
                 filespec=str(folder / "job_events_table.csv"), max_file_size=DEFAULT_MAX_DATA
             )
-            for row in workload.text_rows(size):
+            for row in workload.text_rows(size, kind=kind):
                 out.write(row)
             files = out.file_list()
             if compress:  # what the old Package then does: tarfile "w:gz", zlib level 9
@@ -552,118 +364,118 @@ def chunking(report: Report, size: int, reps: int) -> None:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    old_plain, old_gz = (
-        "CsvFileSplitter (writes plain files)",
-        "CsvFileSplitter + gzip 9 of its files",
-    )
+    old_plain, old_gz = "CsvFileSplitter (plain files)", "CsvFileSplitter + gzip 9 of its files"
     prod_bytes: list[float] = []
     prod_text: list[float] = []
-    for _ in range(reps):
-        wait_quiet()
-        prod_bytes.append(_drain(workload.rows(size)))
-        prod_text.append(_drain(workload.text_rows(size)))
+    for rep in range(reps):
+        h.quiet()
+        h.say(f"chunk: {size // MiB} MiB {kind}, rep {rep + 1}/{reps}")
+        prod_bytes.append(_drain(workload.rows(size, kind=kind)))
+        prod_text.append(_drain(workload.text_rows(size, kind=kind)))
         for label, name, level in variants:
             ours(label, name, level)
-        theirs(old_plain, False)
-        theirs(old_gz, True)
-    pb, pt = _median(prod_bytes), _median(prod_text)
-    med = {k: _median(v) for k, v in results.items()}
-    own = {k: v - (pt if k.startswith("CsvFile") else pb) for k, v in med.items()}
+        if splitter is not None:
+            theirs(old_plain, False)
+            theirs(old_gz, True)
+        h.record("chunk", {"kind": kind, "rep": rep, **{k: v[-1] for k, v in results.items()}})
+    pb, pt = median(prod_bytes), median(prod_text)
+    own = {k: median(v) - (pt if k.startswith("CsvFile") else pb) for k, v in results.items()}
     rows: list[list[Any]] = []
-    for label, _, _ in variants:
+    for label in results:
         peer = old_plain if "stored" in label else old_gz
+        ratio = f"{own[peer] / own[label]:.2f}x vs {peer}" if peer in own and peer != label else ""
         rows.append(
             [
                 label,
-                f"{med[label]:.2f}",
+                spread(results[label]),
                 f"{size / own[label] / MiB:.0f}",
-                f"{own[peer] / own[label]:.2f}x vs {peer}",
+                ratio if not label.startswith("CsvFile") else "",
                 "yes" if checks[label] else "NO",
             ]
         )
-    for label in (old_plain, old_gz):
-        rows.append(
-            [
-                label,
-                f"{med[label]:.2f}",
-                f"{size / own[label] / MiB:.0f}",
-                "",
-                "yes" if checks[label] else "NO",
-            ]
-        )
-    report.data["chunk"] = {
-        "size": size,
-        "median": med,
-        "own": own,
-        "checks": checks,
-        "producer_bytes": pb,
-        "producer_text": pt,
-    }
-    report.add(
-        f"### Chunking alone: {size // MiB} MiB of rows, 50 MiB parts (median of {reps})\n\n"
-        + table(["what", "wall s", "own MiB/s", "ratio", "byte-exact"], rows)
+    h.add(
+        f"### Chunking alone: {size // MiB} MiB of `{kind}` rows, max_data_size"
+        f" {DEFAULT_MAX_DATA // MiB} MiB, blocks of {chunk.CHUNK // MiB} MiB"
+        f" (median (min-max) of {reps})\n\n"
+        + table(["what", "wall s", "own MiB/s", "ratio of own time", "byte-exact"], rows)
         + f"\n\nProducer alone: {pb:.2f} s (bytes rows), {pt:.2f} s (str rows, fed to the old"
         " splitter); `own` subtracts it.  Byte-exact: parts decompressed and concatenated,"
         " repeated headers dropped, equal (sha256) to the input.  `cut` compresses while it"
-        " cuts, so it is set against the splitter plus the gzip the old library then ran on"
-        " the same files; `zlib:0` (stored blocks) shows the cutting alone against the bare"
+        " cuts, so it is set against the splitter plus the gzip 9 the old library then ran on"
+        " the same files; `zlib:0` (stored blocks) sets the cutting alone against the bare"
         " splitter.\n"
     )
 
 
-def compressors(report: Report, size: int, reps: int) -> None:
-    """Each backend and level over the same buffer, flushed every 1 MiB as the parts are."""
+def compressors(h: Harness, size: int, reps: int, kinds: list[str], quick: bool) -> None:
+    """Each backend and level over the same rows, flushed every block as the parts are."""
     from pipeline_collector.compress import available, get_compressor
+    from pipeline_collector.stages.chunk import CHUNK
 
-    data = workload.block(size)
-    view = memoryview(data)
     have = available()
+    grid = (
+        (("zlib", (9,)), ("zlib-ng", (5, 6)), ("isal", (1,)))
+        if quick
+        else (("zlib", (6, 9)), ("zlib-ng", (1, 4, 5, 6, 7, 9)), ("isal", (1, 2, 3)))
+    )
     rows: list[list[Any]] = []
-    found: list[dict[str, Any]] = []
-    for name, levels in (("zlib", (1, 6, 9)), ("zlib-ng", (1, 6, 9)), ("isal", (0, 1, 2, 3))):
-        if name not in have:
-            rows.append([name, "-", "not installed", "", ""])
-            continue
-        for level in levels:
-            comp = get_compressor(name, level)
-            times, out = [], 0
-            wait_quiet()
-            for _ in range(reps):
-                d = comp.deflater()
-                out = 0
-                t0 = time.perf_counter()
-                for i in range(0, len(data), MiB):
-                    block = cast(bytes, view[i : i + MiB])  # a view: no copy in the timing
-                    out += len(d.compress(block)) + len(comp.sync_flush(d))
-                times.append(time.perf_counter() - t0)
-            t = _median(times)
-            found.append(
-                {
+    for kind in kinds:
+        data = workload.block(size, kind=kind)
+        view = memoryview(data)
+        gzip9 = len(zlib.compress(data, 9))  # one stream: what the old library's tarfile wrote
+        for name, levels in grid:
+            if name not in have:
+                rows.append([kind, name, "-", "not installed", "", "", ""])
+                continue
+            for level in levels:
+                comp = get_compressor(name, level)
+                h.quiet()
+                times, out = [], 0
+                for _ in range(reps):
+                    d = comp.deflater()
+                    out = 0
+                    t0 = time.perf_counter()
+                    for i in range(0, len(data), CHUNK):
+                        block = cast(bytes, view[i : i + CHUNK])  # a view: no copy in the timing
+                        out += len(d.compress(block)) + len(comp.sync_flush(d))
+                    times.append(time.perf_counter() - t0)
+                item: dict[str, Any] = {
+                    "kind": kind,
                     "name": name,
                     "level": level,
-                    "mibs": len(data) / t / MiB,
+                    "mibs": len(data) / median(times) / MiB,
                     "ratio": len(data) / out,
+                    "vs_gzip9": out / gzip9 - 1,
                 }
-            )
-            rows.append(
-                [
-                    name,
-                    level,
-                    f"{len(data) / t / MiB:.0f}",
-                    f"{len(data) / out:.3f}",
-                    f"{out / MiB:.2f}",
-                ]
-            )
-    report.data["compressors"] = found
-    report.add(
-        f"### Compressors on the same {size // MiB} MiB of rows, one thread (median of {reps})\n\n"
-        + table(["backend", "level", "MiB/s", "ratio", "compressed MiB"], rows)
-        + "\n"
+                h.record("compressors", item)
+                h.say(f"compress {kind} {name}:{level}: {item['mibs']:.0f} MiB/s")
+                rows.append(
+                    [
+                        kind,
+                        name,
+                        level,
+                        spread((len(data) / t / MiB for t in times), "{:.0f}"),
+                        f"{len(data) / out:.3f}",
+                        f"{out / MiB:.2f}",
+                        f"{item['vs_gzip9'] * 100:+.2f}%",
+                    ]
+                )
+    h.add(
+        f"### Compressors on the same {size // MiB} MiB of rows, one thread, a sync flush every"
+        f" {CHUNK // MiB} MiB (median (min-max) of {reps})\n\n"
+        + table(
+            ["workload", "backend", "level", "MiB/s", "ratio", "compressed MiB", "size vs zlib 9"],
+            rows,
+        )
+        + "\n\n`size vs zlib 9`: against one zlib level-9 stream of the same bytes, what the old"
+        " library's `tarfile` wrote.\n"
     )
 
 
-def fill(report: Report, size: int, max_upload: int, compressor: str) -> None:
-    r = _spawn(
+def fill(h: Harness, size: int, max_upload: int, compressor: str) -> None:
+    h.say(f"fill: {size // MiB} MiB, max_upload_size {max_upload // MiB} MiB, {compressor}")
+    r = spawn(
+        h,
         "new",
         "--size",
         str(size),
@@ -676,10 +488,10 @@ def fill(report: Report, size: int, max_upload: int, compressor: str) -> None:
     )
     sizes = r["sizes"]
     body = sizes[:-1] or sizes
-    report.data["fill"] = r
-    report.add(
-        f"### Archive fill: max_data_size = 1 GiB, max_upload_size = {max_upload // MiB} MiB,"
-        f" {size // MiB} MiB of rows, {compressor}\n\n"
+    h.record("fill", r)
+    h.add(
+        f"### Archive fill: max_data_size 1 GiB, max_upload_size {max_upload // MiB} MiB,"
+        f" {size // MiB} MiB of `jobs` rows, {compressor}\n\n"
         + table(
             [
                 "archives",
@@ -692,7 +504,7 @@ def fill(report: Report, size: int, max_upload: int, compressor: str) -> None:
             [
                 [
                     len(sizes),
-                    f"{statistics.mean(body) / max_upload * 100:.1f}%",
+                    f"{sum(body) / len(body) / max_upload * 100:.1f}%",
                     f"{min(body) / max_upload * 100:.1f}%",
                     f"{max(sizes) / max_upload * 100:.2f}%",
                     max(sizes),
@@ -725,31 +537,33 @@ def machine() -> str:
     )
 
 
-def plot(report: Report, path: Path) -> bool:
+def plot(h: Harness, path: Path) -> bool:
     try:
-        import matplotlib
+        import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return False
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    med = report.data.get("e2e_medians", {})
-    series: dict[str, list[tuple[int, float]]] = {}
-    for key, m in med.items():
-        mib, label = key.split(" ", 1)
-        series.setdefault(label, []).append((int(mib), m["wall"]))
+    series: dict[str, dict[int, list[float]]] = {}
+    for x in h.data.get("e2e", []):
+        series.setdefault(f"{x['kind']} {x['impl']}", {}).setdefault(x["size"], []).append(
+            x["wall"]
+        )
     for label, pts in sorted(series.items()):
-        pts.sort()
-        axes[0].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        xs = sorted(pts)
+        axes[0].plot(xs, [median(pts[s]) for s in xs], marker="o", label=label)
     axes[0].set_xlabel("MiB of rows")
     axes[0].set_ylabel("wall seconds (median)")
     axes[0].set_title("End to end, dry-run gather")
     if series:
-        axes[0].legend()
-    for c in report.data.get("compressors", []):
+        axes[0].legend(fontsize=7)
+    for c in h.data.get("compressors", []):
         axes[1].scatter(c["ratio"], c["mibs"])
-        axes[1].annotate(f"{c['name']} {c['level']}", (c["ratio"], c["mibs"]), fontsize=8)
+        axes[1].annotate(
+            f"{c['kind']} {c['name']} {c['level']}", (c["ratio"], c["mibs"]), fontsize=7
+        )
     axes[1].set_xlabel("compression ratio")
     axes[1].set_ylabel("MiB/s, one thread")
     axes[1].set_yscale("log")
@@ -759,63 +573,94 @@ def plot(report: Report, path: Path) -> bool:
     return True
 
 
+def _sections_help() -> str:
+    return "sections:\n" + "\n".join(f"  {k:9} {v}" for k, v in SECTIONS.items())
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--case"]:
         run_case(argv)
         return
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=_sections_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--sizes", default=None, help="MiB, comma separated (default 100,400,1024)")
+    p.add_argument(
+        "--workloads", default=None, help=f"of {','.join(workload.KINDS)} (default: both)"
+    )
     p.add_argument("--old", action="store_true", help="also run insights-analytics-collector 0.3.2")
-    p.add_argument("--quick", action="store_true", help="small sizes, one repetition")
+    p.add_argument(
+        "--quick", action="store_true", help="small sizes, one repetition (about a minute)"
+    )
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 3; 1 with --quick)")
     p.add_argument("--name", default=None, help="results/<name>.md (default: a timestamp)")
-    p.add_argument("--fast", default="isal:1", help="the fastest setting to report")
-    p.add_argument("--extra", default="", help="more settings for end to end, e.g. zlib-ng:5")
-    p.add_argument("--only", default="e2e,chunk,compress,fill", help="sections to run")
+    p.add_argument(
+        "--fast", default="isal:1", help="the fast setting also reported (default isal:1)"
+    )
+    p.add_argument("--extra", default="", help="more settings for end to end, e.g. zlib-ng:6")
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help="sections to run, comma separated; 'list' lists them",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        help="seconds a case may wait for a quiet machine (default 60; 10 with --quick)",
+    )
+    p.add_argument("--no-wait", action="store_true", help="never wait for a quiet machine")
     a = p.parse_args(argv)
+    if a.only == "list":
+        print(_sections_help())
+        return
+    only = [s for s in a.only.split(",") if s]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        p.error(f"unknown sections {unknown}; --only list lists them")
+    kinds = (a.workloads or ",".join(workload.KINDS)).split(",")
+    if set(kinds) - set(workload.KINDS):
+        p.error(f"--workloads takes {','.join(workload.KINDS)}")
     quick = a.quick
     sizes = [int(s) for s in (a.sizes or ("16,64" if quick else "100,400,1024")).split(",")]
     reps = a.reps or (1 if quick else 3)
-    only = set(a.only.split(","))
-    from pipeline_collector.compress import available
+    from pipeline_collector.compress import available, default_compressor
 
     fast = a.fast if a.fast.partition(":")[0] in available() else "zlib-ng:1"
-    from pipeline_collector.compress import default_compressor
-
     dc = default_compressor()
     default = f"{dc.name}:{dc.level}"
-    if a.old:
-        try:
-            _old_library(DEFAULT_MAX_DATA)
-        except ImportError as e:
-            raise SystemExit(
-                f"--old needs: pip install insights-analytics-collector==0.3.2 django ({e})"
-            ) from None
+    if a.old and not oldlib.installed():
+        raise SystemExit("--old needs: pip install insights-analytics-collector==0.3.2 django")
     name = a.name or datetime.now(timezone.utc).strftime("run-%Y%m%d-%H%M%S")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    report = Report()
-    started = time.perf_counter()
+    wait = 0.0 if a.no_wait else (a.wait if a.wait is not None else (10.0 if quick else 60.0))
+    h = Harness(out / f"{name}.md", out / f"{name}.json", wait)
     command = "python benchmarks/run.py " + " ".join(argv)
-    report.add(f"## Benchmark `{name}`\n\n{machine()}\n\nCommand: `{command.strip()}`\n")
-    if "e2e" in only:
-        extra = [x for x in a.extra.split(",") if x]
-        end_to_end(report, sizes, reps, a.old, [default, fast, *extra])
-    if "chunk" in only:
-        chunking(report, (32 if quick else 256) * MiB, reps)
-    if "compress" in only:
-        compressors(report, (16 if quick else 64) * MiB, reps)
-    if "fill" in only:
-        fill(report, (64 if quick else 256) * MiB, 10 * MiB, default)
-    report.add(
-        f"Total time {time.perf_counter() - started:.0f} s; load average at end {os.getloadavg()[0]:.2f}.\n"
+    h.say(f"sections {','.join(only)}; results in {h.md} (rewritten as each case finishes)")
+    h.add(
+        f"## Benchmark `{name}`\n\n{machine()}\n\nCommand: `{command.strip()}`; default"
+        f" compressor {default}.\n"
     )
-    md = out / f"{name}.md"
-    md.write_text("\n".join(report.parts))
-    (out / f"{name}.json").write_text(json.dumps(report.data, indent=1, default=str))
-    if plot(report, out / f"{name}.png"):
-        print(f"plot: {out / f'{name}.png'}")
-    print(f"results: {md}")
+    settings = list(dict.fromkeys([default, fast, *[x for x in a.extra.split(",") if x]]))
+    if "e2e" in only:
+        end_to_end(h, sizes, reps, kinds, settings, a.old)
+    if "chunk" in only:
+        for kind in kinds:
+            chunking(h, (32 if quick else 256) * MiB, reps, kind, [default, fast])
+    if "compress" in only:
+        compressors(h, (16 if quick else 64) * MiB, reps, kinds, quick)
+    if "fill" in only:
+        fill(h, (64 if quick else 256) * MiB, 10 * MiB, default)
+    h.add(
+        f"Total time {time.monotonic() - h.started:.0f} s; load average at end"
+        f" {os.getloadavg()[0]:.2f}.\n"
+    )
+    if plot(h, out / f"{name}.png"):
+        h.say(f"plot: {out / f'{name}.png'}")
+    h.say(f"results: {h.md}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,18 @@ driver hands out.
 True
 >>> data == "".join(text_rows(1 << 16)).encode()
 True
+
+A second workload, ``wide``, has a different row mix: fewer columns, wide
+free-text fields (task names, messages, ``stdout``) with plenty of non-ASCII
+(accents, CJK, emoji), and rows about three times as long.  Its rows are built
+one at a time (formatted and encoded per row), as a database driver does, so
+its producer costs what a real one costs.
+
+>>> wide = b"".join(rows(1 << 16, kind="wide"))
+>>> wide.startswith(WIDE_HEADER) and not wide.isascii()
+True
+>>> wide == "".join(text_rows(1 << 16, kind="wide")).encode()
+True
 """
 
 from __future__ import annotations
@@ -27,7 +39,18 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
-__all__ = ["HEADER", "SEED", "block", "pool", "rows", "text_rows", "warm"]
+__all__ = [
+    "HEADER",
+    "KINDS",
+    "SEED",
+    "WIDE_HEADER",
+    "block",
+    "header",
+    "pool",
+    "rows",
+    "text_rows",
+    "warm",
+]
 
 SEED = 20261127
 POOL_ROWS = 8192
@@ -164,9 +187,12 @@ def _pool(seed: int) -> tuple[bytes, ...]:
     return tuple(_body(rnd, n, start).encode() for n in range(POOL_ROWS))
 
 
-def warm(seed: int = SEED) -> None:
-    """Make the pools now, so that timing the rows times only the rows."""
-    _text_pool(seed)
+def warm(seed: int = SEED, kind: str = "jobs") -> None:
+    """Make the pools of ``kind`` now, so that timing the rows times only the rows."""
+    if kind == "wide":
+        _wide_pool(seed)
+    else:
+        _text_pool(seed)
 
 
 @cache
@@ -174,7 +200,7 @@ def _text_pool(seed: int) -> tuple[str, ...]:
     return tuple(b.decode() for b in _pool(seed))
 
 
-def rows(size: int, seed: int = SEED) -> Iterator[bytes]:
+def _job_rows(size: int, seed: int = SEED) -> Iterator[bytes]:
     """The header, then rows until at least ``size`` bytes were yielded."""
     bodies = pool(seed)
     k = len(bodies)
@@ -188,8 +214,8 @@ def rows(size: int, seed: int = SEED) -> Iterator[bytes]:
         yield row
 
 
-def text_rows(size: int, seed: int = SEED) -> Iterator[str]:
-    """The same rows as ``rows``, as ``str`` (what psycopg2 writes into a text file)."""
+def _job_text_rows(size: int, seed: int = SEED) -> Iterator[str]:
+    """The same rows as ``_job_rows``, as ``str``."""
     bodies = _text_pool(seed)
     encoded = pool(seed)
     k = len(bodies)
@@ -203,6 +229,125 @@ def text_rows(size: int, seed: int = SEED) -> Iterator[str]:
         yield row
 
 
-def block(size: int, seed: int = SEED) -> bytes:
+# --- the second workload: wide text, more non-ASCII, rows built one by one ---
+
+WIDE_COLUMNS = ("id", "created", "host_name", "event", "task", "message", "stdout")
+WIDE_HEADER = (",".join(WIDE_COLUMNS) + "\n").encode()
+
+_WORDS = (
+    "déploiement",
+    "Größe",
+    "überprüfen",
+    "configuración",
+    "niño",
+    "ação",
+    "Überwachung",
+    "服务器",
+    "配置文件",
+    "部署完成",
+    "データベース",
+    "再起動",
+    "확인",
+    "서버",
+    "📦",
+    "✅",
+    "⚠️",
+    "install",
+    "package",
+    "service",
+    "restart",
+    "template",
+    "firewall",
+    "port",
+    "user",
+    "certificate",
+    "timeout",
+    "retry",
+    "ok",
+    "changed",
+    "failed",
+    "skipping",
+    "host",
+    "node",
+    "Ελληνικά",
+    "ошибка",
+    "сервер",
+    "العربية",
+    "עברית",
+    "naïve",
+    "façade",
+    "smørrebrød",
+)
+
+
+def _sentence(rnd: random.Random, low: int, high: int) -> str:
+    return " ".join(rnd.choice(_WORDS) for _ in range(rnd.randrange(low, high)))
+
+
+@cache
+def _wide_pool(seed: int) -> tuple[tuple[str, str, str, str, str], ...]:
+    """Distinct (host, event, task, message, stdout) fields, CSV-quoted."""
+    rnd = random.Random(seed + 1)
+    out = []
+    for _ in range(POOL_ROWS):
+        host = (
+            f"nœud-{rnd.randrange(1, 400):03d}.{rnd.choice(('prod', 'stage', 'dev'))}.example.com"
+        )
+        event = rnd.choices([e for e, _ in _EVENTS], [w for _, w in _EVENTS])[0]
+        task = _sentence(rnd, 3, 12)
+        message = _sentence(rnd, 20, 90)
+        lines = [_sentence(rnd, 4, 16) for _ in range(rnd.randrange(1, 8))]
+        stdout = "\n".join(f'{x}, "{rnd.choice(_WORDS)}"' for x in lines)
+        out.append((host, event, _quote(task), _quote(message), _quote(stdout)))
+    return tuple(out)
+
+
+def _wide_text_rows(size: int, seed: int = SEED) -> Iterator[str]:
+    fields = _wide_pool(seed)
+    k = len(fields)
+    yield WIDE_HEADER.decode()
+    total = len(WIDE_HEADER)
+    i = 0
+    while total < size:
+        host, event, task, message, stdout = fields[i % k]
+        ms = i * 37
+        row = (
+            f"{FIRST_ID + i},2026-11-{1 + ms // 86_400_000 % 28:02d} "
+            f"{ms // 3_600_000 % 24:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}."
+            f"{ms % 1000:03d}000+00,{host},{event},{task},{message},{stdout}\n"
+        )
+        total += len(row.encode())
+        i += 1
+        yield row
+
+
+def _wide_rows(size: int, seed: int = SEED) -> Iterator[bytes]:
+    for row in _wide_text_rows(size, seed):
+        yield row.encode()
+
+
+KINDS = ("jobs", "wide")
+
+
+def header(kind: str = "jobs") -> bytes:
+    """The header line of workload ``kind``."""
+    return {"jobs": HEADER, "wide": WIDE_HEADER}[kind]
+
+
+def rows(size: int, seed: int = SEED, kind: str = "jobs") -> Iterator[bytes]:
+    """The header, then rows of workload ``kind`` until at least ``size`` bytes were yielded."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown workload {kind!r}; known: {KINDS}")
+    return _wide_rows(size, seed) if kind == "wide" else _job_rows(size, seed)
+
+
+def text_rows(size: int, seed: int = SEED, kind: str = "jobs") -> Iterator[str]:
+    """The same rows as ``rows``, as ``str`` (what psycopg2 writes into a text file)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown workload {kind!r}; known: {KINDS}")
+    return _wide_text_rows(size, seed) if kind == "wide" else _job_text_rows(size, seed)
+
+
+def block(size: int, seed: int = SEED, kind: str = "jobs") -> bytes:
     """``rows(size)`` joined: a buffer for compressor benchmarks."""
-    return b"".join(rows(size, seed))
+    return b"".join(rows(size, seed, kind))

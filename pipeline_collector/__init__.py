@@ -7,7 +7,13 @@ The pipeline, one module per stage in ``pipeline_collector.stages``::
 ``gather`` (``pipeline_collector.pipeline``) composes them; each is usable on
 its own.  State, transport, lock and clock come in as objects that fit the
 Protocols in ``protocols``.
+
+The adapters (locks, stores, transports) are imported when first used, so
+that ``import pipeline_collector`` stays cheap for a run that needs none of
+them (``requests`` and the database drivers are not loaded until then).
 """
+
+import typing as _typing
 
 from . import slicers
 from .compress import default_compressor, get_compressor
@@ -20,7 +26,6 @@ from .errors import (
     StateError,
 )
 from .limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .locks import FileLock, PostgresAdvisoryLock, crc32_key, hashtext_key, sha512_key
 from .pipeline import gather, run_task
 from .protocols import Clock, Compressor, Lock, StateStore, Transport
 from .records import (
@@ -45,19 +50,61 @@ from .stages.discover import discover, register
 from .stages.pack import pack
 from .stages.plan import collection_window, plan
 from .stages.ship import ship
-from .stores import JsonFileStore, PostgresStore, SqliteStore
-from .transports import (
-    Auth,
-    BasicAuth,
-    ClientCertAuth,
-    Credentials,
-    DirectoryTransport,
-    HttpTransport,
-    IdentityAuth,
-    OAuth2ClientCredentials,
-    RetryPolicy,
-    S3Transport,
-)
+
+if _typing.TYPE_CHECKING:
+    from .locks import FileLock, PostgresAdvisoryLock, crc32_key, hashtext_key, sha512_key
+    from .stores import JsonFileStore, PostgresStore, SqliteStore
+    from .transports import (
+        Auth,
+        BasicAuth,
+        ClientCertAuth,
+        Credentials,
+        DirectoryTransport,
+        HttpTransport,
+        IdentityAuth,
+        OAuth2ClientCredentials,
+        RetryPolicy,
+        S3Transport,
+    )
+
+_LAZY = {
+    **dict.fromkeys(
+        ("FileLock", "PostgresAdvisoryLock", "crc32_key", "hashtext_key", "sha512_key"), "locks"
+    ),
+    **dict.fromkeys(("JsonFileStore", "PostgresStore", "SqliteStore"), "stores"),
+    **dict.fromkeys(
+        (
+            "Auth",
+            "BasicAuth",
+            "ClientCertAuth",
+            "Credentials",
+            "DirectoryTransport",
+            "HttpTransport",
+            "IdentityAuth",
+            "OAuth2ClientCredentials",
+            "RetryPolicy",
+            "S3Transport",
+        ),
+        "transports",
+    ),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import an adapter's module on first use of one of its names."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

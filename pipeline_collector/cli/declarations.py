@@ -21,10 +21,11 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from ..limits import MAX_UPLOAD_SIZE
+from ..limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .options import (
     LOG_LEVELS,
     count,
+    parse_compressors,
     parse_duration,
     parse_header,
     parse_keys,
@@ -62,6 +63,7 @@ _GATHER = frozenset({"gather"})
 _PLAN = frozenset({"plan"})
 _RUN = _GATHER | _PLAN
 _INSPECT = frozenset({"inspect"})
+_BENCH = frozenset({"bench"})
 
 
 def _dest(option: Option) -> str:
@@ -121,6 +123,7 @@ _s3 = functools.partial(Option, commands=_GATHER, group="destination: S3")
 _report = functools.partial(Option, commands=_GATHER, group="report")
 _output = functools.partial(Option, commands=_RUN, group="output")
 _inspect = functools.partial(Option, commands=_INSPECT, in_file=False)
+_bench = functools.partial(Option, commands=_BENCH, in_file=False)
 
 
 def _secret(name: str, env: str, commands: frozenset[str] = _GATHER) -> Option:
@@ -362,6 +365,45 @@ OPTIONS: Final[tuple[Option, ...]] = (
         help="largest uncompressed data CSV member allowed (default: not checked)",
     ),
     _inspect(name="json", kind="flag", default=False, help="print the reports as JSON"),
+    # bench reads no settings either: the command line only.
+    _bench(
+        name="module",
+        kind="positional",
+        nargs="?",
+        metavar="MODULE",
+        help="collector module (as for gather); with --key, collect that key over the window",
+    ),
+    _bench(name="csv", metavar="FILE", help="a CSV file (header first) instead of a module"),
+    _bench(name="key", metavar="KEY", help="the collector to run (the CSV's name with --csv)"),
+    _bench(
+        name="since", parse=parse_when, metavar="ISO", help="start of the window, with a timezone"
+    ),
+    _bench(name="until", parse=parse_when, metavar="ISO", help="end of the window (default: now)"),
+    _bench(
+        name="max-data-size",
+        parse=parse_size,
+        default=MAX_DATA_SIZE,
+        metavar="SIZE",
+        help="largest uncompressed CSV part (default 200MiB)",
+    ),
+    _bench(
+        name="max-upload-size",
+        parse=parse_size,
+        default=MAX_UPLOAD_SIZE,
+        metavar="SIZE",
+        help="largest compressed archive (default 100MiB)",
+    ),
+    _bench(
+        name="compressor",
+        dest="compressors",
+        kind="extend",
+        parse=parse_compressors,
+        default=None,
+        metavar="NAME:LEVEL,...",
+        help="compressors to compare, e.g. zlib-ng:5,zlib:9,isal:1 (repeatable; default: the"
+        " default compressor)",
+    ),
+    _bench(name="json", kind="flag", default=False, help="print the results as JSON"),
     # Secrets: read only from the environment (by the command, boto3 or libpq).
     _secret("password", ENV_PASSWORD),
     _secret("identity-header", ENV_IDENTITY),

@@ -166,3 +166,19 @@ def count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
+
+
+def parse_compressors(text: str) -> list[str]:
+    """Comma-separated ``name`` or ``name:level`` compressor settings.
+
+    >>> parse_compressors("zlib-ng:5, zlib:9,isal")
+    ['zlib-ng:5', 'zlib:9', 'isal']
+    """
+    specs = [s.strip() for s in text.split(",") if s.strip()]
+    if not specs:
+        raise argparse.ArgumentTypeError("expected NAME:LEVEL, e.g. zlib-ng:5,zlib:9")
+    for spec in specs:
+        name, sep, level = spec.partition(":")
+        if not name or (sep and not level.isdigit()):
+            raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME or NAME:LEVEL, e.g. zlib:9")
+    return specs

@@ -36,6 +36,7 @@ examples:
       --state state.json --dir out/
   pipeline-collector inspect out/data/2026/11/27/*.tar.gz
   pipeline-collector ingress --port 8080 --dir received/
+  pipeline-collector bench --csv job_events.csv --compressor zlib-ng:5,zlib:9
 
 Run 'pipeline-collector COMMAND --help' for a command's options.
 
@@ -115,6 +116,24 @@ exit codes:
   {EXIT_USAGE}  bad usage"""
 
 
+_BENCH_EPILOG = f"""\
+Runs the data through chunking and packing (a dry run: nothing shipped, no
+state touched, archives in a temporary folder, removed) once per compressor,
+and prints rows/s, MiB/s, the compression ratio, parts, archives and how
+full they are against --max-upload-size, and the peak resident memory. Times
+are this machine's as it is: run it on a quiet machine, more than once.
+
+examples:
+  pipeline-collector bench --csv job_events.csv --max-data-size 50MiB \\
+      --compressor zlib-ng:5,zlib-ng:6,zlib:9,isal:1
+  pipeline-collector bench examples/jobs_collectors.py --key jobs \\
+      --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --json
+
+exit codes:
+  {EXIT_OK}  measured
+  {EXIT_PARTIAL}  the collector failed
+  {EXIT_USAGE}  bad usage (no source, unknown compressor or key)"""
+
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 # Each command: its line in the command list, its description, its epilog.
@@ -135,6 +154,12 @@ _COMMANDS = {
         "List each archive's members with their sizes and sha256, and check\n"
         "it against the archive contract.",
         _INSPECT_EPILOG,
+    ),
+    "bench": (
+        "measure chunking and packing on your own data, per compressor",
+        "Benchmark chunking on a CSV file, or on one collector of a module over\n"
+        "a window, for the sizes and compressors given.",
+        _BENCH_EPILOG,
     ),
 }
 

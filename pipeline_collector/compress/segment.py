@@ -17,7 +17,7 @@ from typing import IO
 from ..errors import CollectorError
 from ..protocols import Compressor
 from .backends import ZlibCompressor, deflate_bound
-from .crc import crc32
+from .crc import crc32, crc32_combine
 
 __all__ = ["SegmentWriter"]
 
@@ -48,7 +48,7 @@ class SegmentWriter:
         self._jobs: queue.SimpleQueue[tuple[int, bytes, bytes] | None] = queue.SimpleQueue()
         self._slots = threading.Semaphore(n + self.AHEAD)
         self._cond = threading.Condition()
-        self._ready: dict[int, tuple[bytes, tuple[bytes, bytes]]] = {}
+        self._ready: dict[int, tuple[int, int, tuple[bytes, bytes]]] = {}
         self._sent = 0  # blocks handed over
         self._written = 0  # blocks written, in order
         self._tail = b""
@@ -66,6 +66,7 @@ class SegmentWriter:
             t.start()
 
     def _compress(self, data: bytes, zdict: bytes) -> tuple[bytes, bytes]:
+        """The block's deflate output and its sync flush, kept apart (one copy less)."""
         if not data.isascii():
             data.decode("utf-8")  # CSV must be UTF-8; checked where it is cheap
         comp = self._compressor
@@ -73,37 +74,40 @@ class SegmentWriter:
             deflater = comp.deflater(zdict)
         else:
             deflater = comp.deflater()
-        # Kept apart, not joined: one copy less while holding the GIL.
         return deflater.compress(data), comp.sync_flush(deflater)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             seq, data, zdict = job
             out = (b"", b"")
+            crc = 0
             try:
                 if self.error is None:
                     out = self._compress(data, zdict)
+                    # Here, beside the compression (the GIL is released for it),
+                    # not in order under the lock: combining crcs costs nothing.
+                    crc = crc32(data, 0)
             except BaseException as e:
                 self.error = self.error or e
             finally:
-                self._deliver(seq, data, out)
+                self._deliver(seq, len(data), crc, out)
 
-    def _deliver(self, seq: int, data: bytes, out: tuple[bytes, bytes]) -> None:
-        """Write the blocks that are next in order; the crc runs in order too."""
+    def _deliver(self, seq: int, size: int, crc: int, out: tuple[bytes, bytes]) -> None:
+        """Write the blocks that are next in order, and combine their crcs in order."""
         with self._cond:
-            self._ready[seq] = (data, out)
+            self._ready[seq] = (size, crc, out)
             while self._written in self._ready:
-                data, out = self._ready.pop(self._written)
+                size, crc, out = self._ready.pop(self._written)
                 if self.error is None:
                     try:
                         self._file.writelines(out)
                     except BaseException as e:
                         self.error = e
                     else:
-                        self.crc = crc32(data, self.crc)
-                        self._flushed_raw += len(data)
+                        self.crc = crc32_combine(self.crc, crc, size)
+                        self._flushed_raw += size
                         self._flushed_out += len(out[0]) + len(out[1])
-                self._pending -= deflate_bound(len(data))
+                self._pending -= deflate_bound(size)
                 self._written += 1
                 self._slots.release()
             self._cond.notify_all()
