@@ -26,7 +26,7 @@ _BACKENDS = {
     "zlib": "zlib",
 }
 _MAX_LEVEL = {"zlib-ng": 9, "isal": 3, "zlib": 9}
-_DEFAULT_LEVEL = {"zlib-ng": 5, "isal": 2, "zlib": 6}
+_DEFAULT_LEVEL = {"zlib-ng": 6, "isal": 2, "zlib": 6}
 
 
 def _module(name: str) -> Any:
@@ -93,10 +93,12 @@ def get_compressor(name: str, level: int | None = None) -> ZlibCompressor:
 
 
 def default_compressor() -> ZlibCompressor:
-    """zlib-ng at level 5 where installed, else zlib at level 6.
+    """zlib-ng at level 6 where installed, else zlib at level 6.
 
-    zlib-ng 5 writes archives within 0.3% of zlib 9's size at more than twice
-    zlib 6's speed (``benchmarks/run.py``).
+    zlib-ng 6 writes archives within 1% of zlib 9's (the old library's) on
+    both benchmark workloads (-1.1% and +0.9%) where level 5 is 11% larger on
+    wide text; it costs 6% (job events) to 31% (wide text) more wall time
+    (``benchmarks/run.py``).
     """
     return get_compressor("zlib-ng" if "zlib-ng" in available() else "zlib")
 
