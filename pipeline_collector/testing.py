@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -51,6 +51,11 @@ class Sent:
     archive: Archive = attrs.field(repr=False)
 
 
+def _calls(numbers: Iterable[int]) -> set[int]:
+    """A typed ``set`` for attrs' converter (the builtin is generic, which mypy cannot infer)."""
+    return set(numbers)
+
+
 @attrs.define
 class FakeTransport:
     """A transport that keeps what it is sent, in memory and in a folder.
@@ -69,7 +74,7 @@ class FakeTransport:
     True
     """
 
-    fail_on: set[int] = attrs.field(factory=set, converter=set)
+    fail_on: set[int] = attrs.field(factory=set, converter=_calls)
     handler: Callable[[Archive], Receipt | None] | None = None
     lost_answer: bool = False
     sent: list[Sent] = attrs.field(factory=list)
