@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .commands import gather, ingress, inspect, plan
+from .commands import gather, ingress, inspect, plan, status
 from .exits import EXIT_INTERRUPTED
 from .parser import build_parser
 
@@ -16,6 +16,7 @@ _RUN: dict[str, Callable[[argparse.Namespace], int]] = {
     "gather": gather.run,
     "plan": plan.run,
     "inspect": inspect.run,
+    "status": status.run,
 }
 
 
