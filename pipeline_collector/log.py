@@ -130,6 +130,11 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("record.oversized", ("chunk", "compat"), "warning",
           ("key", "part", "file", "bytes", "header_bytes", "limit"),
           "A single record exceeds the part limit and goes alone into its own part."),
+    # guard
+    Event("schema.changed", ("guard",), "error",
+          ("key", "version", "window", "before", "now", "error"),
+          "A CSV header changed while its collector's version did not: the collection failed"
+          " before any of it shipped; bump the version (or register dynamic_columns=True)."),
     # archive
     Event("archive.written", ("archive",), "info",
           ("archive", "bytes", "raw_bytes", "members", "sha256"),
@@ -172,6 +177,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "An archive is not shipped: the next run resends its windows anyway."),
     Event("window.partly_shipped", ("pipeline",), "warning", ("archive", "keys", "reason"),
           "A shipped archive holds part of a window that failed elsewhere: it is resent."),
+    Event("state.record_unreadable", ("pipeline",), "warning", ("record", "error"),
+          "A record the library keeps in the state (schemas) is not of its shape: it is not"
+          " used and is left as it is."),
     Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
           "The bookkeeping was saved: after each confirmed upload, and at the end."),
     Event("run.done", ("pipeline",), "info",

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta, timezone
@@ -32,7 +33,9 @@ from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE, RESERVE
 from .log import logger
 from .protocols import Clock, Compressor, Lock, StateStore, Transport
 from .records import Mode, Part, Plan, Run, RunStatus, State
+from .schemas import Header, read_schemas
 from .stages.discover import discover
+from .stages.guard import guard
 from .stages.pack import pack
 from .stages.plan import config_task, plan, require_aware
 from .steps import (
@@ -67,6 +70,7 @@ def _flow(
     """Drive the stages over the plan's tasks; a dry run stops at the archives."""
     steps: list[Callable[[Any], Any]] = [
         partial(run_tasks, settings=settings, executor=executor, stopped=book.stopped),
+        partial(guard, known=_known_headers(book.state)),
         each(book.collected),
         partial(
             pack,
@@ -94,6 +98,14 @@ def _flow(
         ]
     for _ in pipe(p.tasks, *steps):  # drive the lazy pipeline
         pass
+
+
+def _known_headers(state: State) -> dict[str, dict[str, Header]]:
+    """The headers the state remembers; an unreadable record is said and not used."""
+    known, problem = read_schemas(state)
+    if problem is not None:
+        log.warning("state.record_unreadable", record="schemas", error=problem)
+    return known
 
 
 # --- the run ----------------------------------------------------------------
@@ -224,12 +236,14 @@ def _locked(
     executor: Executor | None,
     settings: Settings,
 ) -> Run:
+    started = time.perf_counter()
     current = store.load() if store is not None else State()
     s = settings
     p = plan(collectors, current, now=s.clock(), since=s.since, until=s.until, horizon=s.horizon)
     parts = Path(tempfile.mkdtemp(prefix="parts-", dir=s.workdir))
     try:
-        return _run(p, current, store, transport, executor, attrs.evolve(s, parts=parts))
+        run = _run(p, current, store, transport, executor, attrs.evolve(s, parts=parts), started)
+        return attrs.evolve(run, elapsed=time.perf_counter() - started)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
 
@@ -241,15 +255,27 @@ def _run(
     transport: Transport | None,
     executor: Executor | None,
     settings: Settings,
+    started: float,
 ) -> Run:
     mode = settings.mode
+    book = Bookkeeper(p, current, store if transport is not None else None, settings.clock)
     config = run_task(config_task(p), settings)
     if config.status != "ok":
         reason = f"config collector failed, nothing is shipped without it: {config.error}"
         log.error("run.failed", reason=reason)
         discard_parts(config)
-        return Run(mode=mode, status="failed", plan=p, collections=(config,), reason=reason)
-    book = Bookkeeper(p, current, store if transport is not None else None)
+        book.collected(config)  # counted in the run's history; no entry moves
+        if transport is not None:
+            seconds = time.perf_counter() - started
+            book.close(last_gather=None, run=book.record(mode, "failed", seconds, reason))
+        return Run(
+            mode=mode,
+            status="failed",
+            plan=p,
+            collections=(config,),
+            state=book.state,
+            reason=reason,
+        )
     settings = attrs.evolve(settings, config_size=config.parts[0].deflated_size)
     try:
         _flow(p, book, settings, config.parts[0], transport, executor)
@@ -261,9 +287,13 @@ def _run(
         and all(c.ok for c in book.collections)
         and all(s.ok for s in book.shipments)
     )
-    if transport is not None:  # windows that had nothing to ship move only now
-        book.close(last_gather=p.until if clean and settings.whole else None)
     status: RunStatus = "ok" if clean else "partial"
+    why = None if clean else _reason(p, book)
+    if transport is not None:  # windows that had nothing to ship move only now
+        book.close(
+            last_gather=p.until if clean and settings.whole else None,
+            run=book.record(mode, status, time.perf_counter() - started, why),
+        )
     run = Run(
         mode=mode,
         status=status,
@@ -272,7 +302,7 @@ def _run(
         archives=tuple(book.archives),
         shipments=tuple(book.shipments),
         state=book.state,
-        reason=None if clean else _reason(p, book),
+        reason=why,
     )
     log.info(
         "run.done",

@@ -40,6 +40,7 @@ class Collector:
     shipping_group: str = "default"
     full_sync_interval_days: int | None = None
     none_is_empty: bool = False  # ``None`` from this CSV collector means no data, not a failure
+    dynamic_columns: bool = False  # its CSV columns may change under one version: no schema guard
 
     @property
     def filename(self) -> str:
@@ -116,6 +117,7 @@ class Part:
     crc32: int
     rows: int = 0
     oversized: bool = False
+    header: bytes = field(default=b"", repr=False)  # a CSV part's first record, as written
 
 
 @frozen(kw_only=True)
@@ -261,6 +263,7 @@ class Run:
     shipments: tuple[Shipment, ...] = ()
     state: State | None = None
     reason: str | None = None
+    elapsed: float = 0.0  # seconds, from loading the state to the last save
 
     @property
     def receipts(self) -> tuple[Receipt, ...]:

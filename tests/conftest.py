@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.util
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from support import pgserver
@@ -24,3 +27,23 @@ def postgres_dsn() -> Iterator[str]:
         yield server.dsn
     finally:
         server.stop()
+
+
+def _grow() -> Callable[[Path, datetime], object]:
+    """The example's function that fills a jobs database."""
+    spec = importlib.util.spec_from_file_location(
+        "_cli_quickstart", Path(__file__).resolve().parents[1] / "examples/quickstart.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    grow: Callable[[Path, datetime], object] = module.grow
+    return grow
+
+
+@pytest.fixture(scope="session")
+def jobs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database of ten days of job events, up to now."""
+    path = tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"
+    _grow()(path, datetime.now(timezone.utc))
+    return path

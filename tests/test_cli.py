@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import importlib.util
 import io
 import itertools
 import json
@@ -17,7 +16,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -66,26 +65,6 @@ def run_cli(
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Every stderr line parsed as JSON (fails on a line that is not)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _grow() -> Callable[[Path, datetime], object]:
-    """The example's function that fills a jobs database."""
-    spec = importlib.util.spec_from_file_location(
-        "_cli_quickstart", ROOT / "examples/quickstart.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    grow: Callable[[Path, datetime], object] = module.grow
-    return grow
-
-
-@pytest.fixture(scope="session")
-def jobs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite database of ten days of job events, up to now."""
-    path = tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"
-    _grow()(path, datetime.now(timezone.utc))
-    return path
 
 
 @pytest.fixture

@@ -91,6 +91,8 @@ SURFACE = {
         "ArchiveReport", "Member", "REQUIRED_MEMBERS", "STATUS_HEADER", "check_archive",
         "inspect_archive",
     ],
+    "pipeline_collector.status": ["KeyStatus", "Report", "keys_of", "report_json", "status"],
+    "pipeline_collector.metrics": ["FAMILIES", "figures", "prometheus_text", "write_metrics_file"],
 }
 
 # Modules, importable as modules (never shadowed by a function of the same name).
@@ -104,7 +106,8 @@ MODULES = [
     "pipeline_collector.protocols", "pipeline_collector.errors", "pipeline_collector.log",
     "pipeline_collector.limits", "pipeline_collector.compress", "pipeline_collector.transports",
     "pipeline_collector.stores", "pipeline_collector.locks", "pipeline_collector.ingress",
-    "pipeline_collector.cli",
+    "pipeline_collector.cli", "pipeline_collector.stages.guard", "pipeline_collector.status",
+    "pipeline_collector.metrics", "pipeline_collector.schemas", "pipeline_collector.health",
 ]
 # fmt: on
 

@@ -64,6 +64,7 @@ _PLAN = frozenset({"plan"})
 _RUN = _GATHER | _PLAN
 _INSPECT = frozenset({"inspect"})
 _BENCH = frozenset({"bench"})
+_STATUS = frozenset({"status"})
 
 
 def _dest(option: Option) -> str:
@@ -311,6 +312,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         " JSON; - for stdout",
     ),
     _report(
+        name="metrics-file",
+        metavar="FILE.prom",
+        help="write the run's figures in the Prometheus text format, replacing FILE"
+        " atomically (for node_exporter's textfile collector)",
+    ),
+    _report(
         name="progress",
         choices=("auto", "line", "events", "off"),
         help="live status line, periodic 'progress' log events, or none"
@@ -323,6 +330,28 @@ OPTIONS: Final[tuple[Option, ...]] = (
         help="seconds between 'progress' events off a terminal (default 10; 0: only at the end)",
     ),
     Option(name="json", commands=_PLAN, kind="flag", help="print the plan as JSON"),
+    Option(
+        name="config",
+        commands=_STATUS,
+        metavar="FILE.toml",
+        in_file=False,
+        help="read --state from a TOML file (gather's)",
+    ),
+    Option(name="state", commands=_STATUS, metavar="FILE|URL", help=_STATE_HELP),
+    Option(
+        name="max-lag",
+        commands=_STATUS,
+        parse=parse_duration,
+        metavar="DURATION",
+        help="exit 1 when a key's shipped data is further behind now than this: days, or"
+        " 2d, 12h (a key that failed and never shipped is behind too)",
+    ),
+    Option(
+        name="json",
+        commands=_STATUS,
+        kind="flag",
+        help="print the status as JSON (the default off a terminal)",
+    ),
     _output(
         name="verbose",
         short="-v",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .commands import bench, gather, ingress, inspect, plan
+from .commands import bench, gather, ingress, inspect, plan, status
 from .exits import EXIT_INTERRUPTED
 from .parser import build_parser
 
@@ -17,6 +17,7 @@ _RUN: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": plan.run,
     "inspect": inspect.run,
     "bench": bench.run,
+    "status": status.run,
 }
 
 

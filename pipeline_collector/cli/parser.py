@@ -35,6 +35,7 @@ examples:
   pipeline-collector gather examples/jobs_collectors.py --mode manual \\
       --state state.json --dir out/
   pipeline-collector inspect out/data/2026/11/27/*.tar.gz
+  pipeline-collector status --state state.json --max-lag 2d
   pipeline-collector ingress --port 8080 --dir received/
   pipeline-collector bench --csv job_events.csv --compressor zlib-ng:5,zlib:9
 
@@ -133,6 +134,23 @@ exit codes:
   {EXIT_OK}  measured
   {EXIT_PARTIAL}  the collector failed
   {EXIT_USAGE}  bad usage (no source, unknown compressor or key)"""
+_STATUS_EPILOG = f"""\
+Per key: the end of the last window that reached the destination, its lag
+behind now, its last full sync and its last failure (when, which window,
+why); then the recent runs (the state keeps the last 50). A table on a
+terminal, JSON otherwise (or with --json).
+
+examples:
+  pipeline-collector status --state state.json
+  pipeline-collector status --state sqlite:///state.db --max-lag 2d --json
+  pipeline-collector status --config collector.toml --max-lag 36h
+
+exit codes:
+  {EXIT_OK}  no key is behind --max-lag (or no --max-lag was given)
+  {EXIT_PARTIAL}  a key is behind --max-lag, or failed and never shipped; or the state
+     cannot be read
+  {EXIT_USAGE}  bad usage"""
+
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -161,10 +179,15 @@ _COMMANDS = {
         "a window, for the sizes and compressors given.",
         _BENCH_EPILOG,
     ),
+    "status": (
+        "show what shipped, how far behind each key is, and what failed last",
+        "Show, from the state, where each collector key stands and the recent runs.",
+        _STATUS_EPILOG,
+    ),
 }
 
 # Commands whose options are absent unless given, so that a config file may set them.
-_SETTINGS_COMMANDS = frozenset({"gather", "plan"})
+_SETTINGS_COMMANDS = frozenset({"gather", "plan", "status"})
 
 AddArgument = Callable[..., argparse.Action]
 

@@ -117,6 +117,7 @@ def cut(
             crc32=crc,
             rows=rows,
             oversized=raw > limit,
+            header=header,
         )
         if part.oversized:
             log.warning("record.oversized", key=key, part=index, bytes=raw, limit=limit)

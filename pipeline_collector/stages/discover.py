@@ -34,6 +34,7 @@ _FIELDS = (
     "shipping_group",
     "full_sync_interval_days",
     "none_is_empty",
+    "dynamic_columns",
 )
 # Members every archive has of its own: no collector may produce one of these names.
 RESERVED = frozenset({"config", "manifest", "data_collection_status"})
@@ -51,11 +52,14 @@ def register(
     shipping_group: str = "default",
     full_sync_interval_days: int | None = None,
     none_is_empty: bool = False,
+    dynamic_columns: bool = False,
 ) -> Callable[[F], F]:
     """Mark a function as a collector; the keyword names are the old ones.
 
     ``none_is_empty=True`` says that ``None`` from this CSV collector means
     "no data"; by default it is a failure of the window (docs/contract.md, 1).
+    ``dynamic_columns=True`` says that this CSV collector's columns may change
+    under one version, so the schema guard leaves it alone.
 
     >>> @register("config", "1.0", config=True)
     ... def config(**kwargs): return {"version": "2.4"}
@@ -72,6 +76,7 @@ def register(
         shipping_group,
         full_sync_interval_days,
         none_is_empty,
+        dynamic_columns,
     )
 
     def decorate(func: F) -> F:
@@ -136,6 +141,7 @@ def read(func: Callable[..., Any]) -> Collector:
         shipping_group=group,
         full_sync_interval_days=days,
         none_is_empty=bool(get("none_is_empty", False)),
+        dynamic_columns=bool(get("dynamic_columns", False)),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from ...limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from ...log import logger
+from ...metrics import write_metrics_file
 from ...pipeline import gather
 from ...records import Mode, Run
 from ...stages.discover import discover
@@ -93,6 +94,11 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
             shutil.rmtree(workdir, ignore_errors=True)
     code = EXIT_FOR.get(result.status, EXIT_PARTIAL)
     _report(result, code, console, o.get("report_json"), time.monotonic() - started)
+    if o.get("metrics_file"):
+        try:
+            write_metrics_file(o["metrics_file"], result)
+        except OSError as e:
+            return console.error(f"--metrics-file {o['metrics_file']}: {e.strerror}", EXIT_PARTIAL)
     return code
 
 
