@@ -29,8 +29,10 @@ from toolz import pipe
 from .bookkeeping import Bookkeeper
 from .compress import default_compressor
 from .errors import ConfigurationError
+from .hooks import ConfigHook, Hooks, amended, check_namer
 from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE, RESERVE
 from .log import logger
+from .naming import Namer
 from .protocols import Clock, Compressor, Lock, StateStore, Transport
 from .records import (
     Archive,
@@ -199,6 +201,7 @@ def write_archives(
     config_version: str,
     until: datetime,
     unwritten: Callable[[Batch, str], None],
+    name: Namer | None = None,
 ) -> Iterator[Archive]:
     """Write each batch; one that cannot be written (a full disk) is reported and dropped."""
     n = 0
@@ -213,6 +216,7 @@ def write_archives(
                 prefix=settings.prefix,
                 start=n,
                 compressor=settings.compressor,
+                namer=name,
             )
         except OSError as e:
             error = f"archive {batch.number} of group {batch.group!r} not written: {e}"
@@ -245,6 +249,7 @@ def _flow(
     config: Part,
     transport: Transport | None,
     executor: Executor | None,
+    hooks: Hooks,
 ) -> None:
     """Drive the stages over the plan's tasks; a dry run stops at the archives."""
     steps: list[Callable[[Any], Any]] = [
@@ -264,6 +269,7 @@ def _flow(
             config_version=p.config.version,
             until=p.until,
             unwritten=book.unwritten,
+            name=hooks.name,
         ),
         each(discard_parts),
         each(book.archived),
@@ -315,6 +321,8 @@ def gather(
     prefetch: int | None = None,
     is_licensed: Callable[[], bool] | None = None,
     is_shipping_configured: Callable[[], bool] | None = None,
+    name: Namer | None = None,
+    amend_config: ConfigHook | None = None,
 ) -> Run:
     """Collect, pack and (unless a dry run) ship; return the run's report.
 
@@ -323,7 +331,11 @@ def gather(
     ``manual`` and ``scheduled`` mode each archive is removed once the
     transport confirms it, and the state is saved after each confirmation.
     ``prefetch`` is how many tasks an ``executor`` runs ahead of their turn
-    (twice the CPU count by default).
+    (twice the CPU count by default).  ``name`` names each archive from its
+    group, windows, index and the run's until (``pipeline_collector.naming``;
+    ``<prefix>-<until>-<n>.tar.gz`` by default).  ``amend_config`` gets the
+    config document and returns it with run-time values added; every
+    archive carries the result.
     """
     if mode not in get_args(Mode):
         raise ConfigurationError(f"mode {mode!r} must be one of {get_args(Mode)}")
@@ -333,6 +345,11 @@ def gather(
         raise ConfigurationError("max_data_size and max_upload_size must be positive and sane")
     if prefetch is not None and prefetch < 1:
         raise ConfigurationError(f"prefetch must be at least 1, not {prefetch}")
+    if name is not None:
+        check_namer(name)
+    if amend_config is not None and not callable(amend_config):
+        raise ConfigurationError(f"amend_config={amend_config!r} is not callable")
+    hooks = Hooks(name=name, amend_config=amend_config)
     collectors = discover(source, subset)
     quiet = mode == "scheduled"
 
@@ -377,7 +394,9 @@ def gather(
                 return Run(mode=mode, status="lock-held", reason="another run holds the lock")
             if lock is not None:
                 _sweep(folder)
-            return _locked(collectors, state, transport if shipping else None, executor, settings)
+            return _locked(
+                collectors, state, transport if shipping else None, executor, settings, hooks
+            )
     finally:
         # A folder made here holds nothing worth keeping unless a dry run left archives.
         if workdir is None and (shipping or not any(folder.iterdir())):
@@ -398,13 +417,14 @@ def _locked(
     transport: Transport | None,
     executor: Executor | None,
     settings: Settings,
+    hooks: Hooks,
 ) -> Run:
     current = store.load() if store is not None else State()
     s = settings
     p = plan(collectors, current, now=s.clock(), since=s.since, until=s.until, horizon=s.horizon)
     parts = Path(tempfile.mkdtemp(prefix="parts-", dir=s.workdir))
     try:
-        return _run(p, current, store, transport, executor, attrs.evolve(s, parts=parts))
+        return _run(p, current, store, transport, executor, attrs.evolve(s, parts=parts), hooks)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
 
@@ -416,9 +436,14 @@ def _run(
     transport: Transport | None,
     executor: Executor | None,
     settings: Settings,
+    hooks: Hooks,
 ) -> Run:
     mode = settings.mode
-    config = run_task(config_task(p), settings)
+    task = config_task(p)
+    if hooks.amend_config is not None:
+        func = amended(task.collector.func, hooks.amend_config)
+        task = attrs.evolve(task, collector=attrs.evolve(task.collector, func=func))
+    config = run_task(task, settings)
     if config.status != "ok":
         reason = f"config collector failed, nothing is shipped without it: {config.error}"
         log.error("run.failed", reason=reason)
@@ -427,7 +452,7 @@ def _run(
     book = Bookkeeper(p, current, store if transport is not None else None)
     settings = attrs.evolve(settings, config_size=config.parts[0].deflated_size)
     try:
-        _flow(p, book, settings, config.parts[0], transport, executor)
+        _flow(p, book, settings, config.parts[0], transport, executor, hooks)
     finally:
         discard_parts(config)
     clean = (
