@@ -107,6 +107,8 @@ EVENTS: Mapping[str, Event] = _catalogue(
     # discover
     Event("collectors.found", ("discover",), "debug", ("source", "keys"),
           "Collectors were found in a module or list, with their keys."),
+    Event("config.found_by_key", ("discover",), "warning", ("source", "key", "collector", "reason"),
+          "No collector says config=True; the one keyed config is taken, as AWX finds it."),
     # plan
     Event("plan.made", ("plan",), "info", ("since", "until", "last_gather", "tasks", "problems"),
           "The run's window and task count are decided."),
@@ -116,6 +118,8 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "A slicer's window lies wholly outside the run's window: not collected."),
     Event("task.nothing_new", ("plan",), "debug", ("key", "since"),
           "A collector's entry is already at the run's end: no task for it."),
+    Event("slicer.no_window", ("plan",), "warning", ("key", "window", "reason"),
+          "A slicer yielded no window where an earlier run shipped some: a problem of its key."),
     Event("slicer.failed", ("plan",), "error", ("key", "error"),
           "A slicer raised or yielded bad windows: its key stops, the run goes on."),
     # collect

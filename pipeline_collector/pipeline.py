@@ -29,8 +29,10 @@ from toolz import pipe
 from .bookkeeping import Bookkeeper
 from .compress import default_compressor
 from .errors import ConfigurationError
+from .hooks import ConfigHook, Hooks, amended, check_namer
 from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE, RESERVE
 from .log import logger
+from .naming import Namer
 from .protocols import Clock, Compressor, Lock, StateStore, Transport
 from .records import Mode, Part, Plan, Run, RunStatus, State
 from .schemas import Header, read_schemas
@@ -66,6 +68,7 @@ def _flow(
     config: Part,
     transport: Transport | None,
     executor: Executor | None,
+    hooks: Hooks,
 ) -> None:
     """Drive the stages over the plan's tasks; a dry run stops at the archives."""
     steps: list[Callable[[Any], Any]] = [
@@ -86,6 +89,7 @@ def _flow(
             config_version=p.config.version,
             until=p.until,
             unwritten=book.unwritten,
+            name=hooks.name,
         ),
         each(discard_parts),
         each(book.archived),
@@ -145,6 +149,8 @@ def gather(
     max_in_flight: int | None = None,
     is_licensed: Callable[[], bool] | None = None,
     is_shipping_configured: Callable[[], bool] | None = None,
+    name: Namer | None = None,
+    amend_config: ConfigHook | None = None,
 ) -> Run:
     """Collect, pack and (unless a dry run) ship; return the run's report.
 
@@ -154,7 +160,11 @@ def gather(
     transport confirms it, and the state is saved after each confirmation.
     ``max_in_flight`` is how many tasks are handed to an ``executor`` ahead
     of their turn (twice the CPU count by default; a cluster larger than
-    this machine wants more).
+    this machine wants more).  ``name`` names each archive from its group,
+    windows, index and the run's until (``pipeline_collector.naming``;
+    ``<prefix>-<until>-<n>.tar.gz`` by default).  ``amend_config`` gets the
+    config document and returns it with run-time values added; every archive
+    carries the result.
     """
     if mode not in get_args(Mode):
         raise ConfigurationError(f"mode {mode!r} must be one of {get_args(Mode)}")
@@ -168,6 +178,11 @@ def gather(
         raise ConfigurationError(
             f"max_in_flight must be a whole number >= 1, not {max_in_flight!r}"
         )
+    if name is not None:
+        check_namer(name)
+    if amend_config is not None and not callable(amend_config):
+        raise ConfigurationError(f"amend_config={amend_config!r} is not callable")
+    hooks = Hooks(name=name, amend_config=amend_config)
     collectors = discover(source, subset)
     quiet = mode == "scheduled"
 
@@ -214,7 +229,9 @@ def gather(
                 return Run(mode=mode, status="lock-held", reason="another run holds the lock")
             if lock is not None:
                 _sweep(folder)
-            return _locked(collectors, state, transport if shipping else None, executor, settings)
+            return _locked(
+                collectors, state, transport if shipping else None, executor, settings, hooks
+            )
     finally:
         # A folder made here holds nothing worth keeping unless a dry run left archives.
         if workdir is None and (shipping or not any(folder.iterdir())):
@@ -235,6 +252,7 @@ def _locked(
     transport: Transport | None,
     executor: Executor | None,
     settings: Settings,
+    hooks: Hooks,
 ) -> Run:
     started = time.perf_counter()
     current = store.load() if store is not None else State()
@@ -242,7 +260,9 @@ def _locked(
     p = plan(collectors, current, now=s.clock(), since=s.since, until=s.until, horizon=s.horizon)
     parts = Path(tempfile.mkdtemp(prefix="parts-", dir=s.workdir))
     try:
-        run = _run(p, current, store, transport, executor, attrs.evolve(s, parts=parts), started)
+        run = _run(
+            p, current, store, transport, executor, attrs.evolve(s, parts=parts), started, hooks
+        )
         return attrs.evolve(run, elapsed=time.perf_counter() - started)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
@@ -256,10 +276,15 @@ def _run(
     executor: Executor | None,
     settings: Settings,
     started: float,
+    hooks: Hooks,
 ) -> Run:
     mode = settings.mode
     book = Bookkeeper(p, current, store if transport is not None else None, settings.clock)
-    config = run_task(config_task(p), settings)
+    task = config_task(p)
+    if hooks.amend_config is not None:
+        func = amended(task.collector.func, hooks.amend_config)
+        task = attrs.evolve(task, collector=attrs.evolve(task.collector, func=func))
+    config = run_task(task, settings)
     if config.status != "ok":
         reason = f"config collector failed, nothing is shipped without it: {config.error}"
         log.error("run.failed", reason=reason)
@@ -278,7 +303,7 @@ def _run(
         )
     settings = attrs.evolve(settings, config_size=config.parts[0].deflated_size)
     try:
-        _flow(p, book, settings, config.parts[0], transport, executor)
+        _flow(p, book, settings, config.parts[0], transport, executor, hooks)
     finally:
         discard_parts(config)
     clean = (

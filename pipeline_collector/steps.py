@@ -20,6 +20,7 @@ import attrs
 
 from .limits import RESERVE
 from .log import logger
+from .naming import Namer
 from .protocols import Clock, Compressor, Transport
 from .records import Archive, Batch, Collection, Mode, Part, Shipment, Task
 from .stages.archive import write_archive
@@ -194,6 +195,7 @@ def write_archives(
     config_version: str,
     until: datetime,
     unwritten: Callable[[Batch, str], None],
+    name: Namer | None = None,
 ) -> Iterator[Archive]:
     """Write each batch; one that cannot be written (a full disk) is reported and dropped."""
     n = 0
@@ -208,6 +210,7 @@ def write_archives(
                 prefix=settings.prefix,
                 start=n,
                 compressor=settings.compressor,
+                namer=name,
             )
         except OSError as e:
             error = f"archive {batch.number} of group {batch.group!r} not written: {e}"

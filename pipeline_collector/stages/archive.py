@@ -19,7 +19,9 @@ from typing import IO
 
 from ..archive_format import archive_name, manifest, status_csv, tar_header, tar_padding
 from ..compress import crc32, crc32_combine, default_compressor
+from ..errors import ConfigurationError
 from ..log import logger
+from ..naming import ArchiveInfo, Namer, check_name
 from ..protocols import Compressor
 from ..records import Archive, Batch, Part
 
@@ -84,17 +86,33 @@ def write_archive(
     prefix: str = "analytics",
     start: int = 0,
     compressor: Compressor | None = None,
+    namer: Namer | None = None,
 ) -> Archive:
     """Write ``batch`` as a ``.tar.gz`` in ``directory`` and describe it.
 
     The file is created exclusively: the first free ``n`` from ``start`` on
     is taken, so an earlier archive is never overwritten.  Mode 0600.
+    ``namer`` turns ``(group, windows, n, until)`` into the file name
+    (``pipeline_collector.naming``); by default ``<prefix>-<until>-<n>.tar.gz``.
     """
     comp = compressor or default_compressor()
     mtime = until.timestamp()
+    windows = tuple(c.task.window for c in batch.collections)
     n = start
+    tried: set[str] = set()
     while True:
-        path = directory / archive_name(prefix, until, n)
+        if namer is None:
+            filename = archive_name(prefix, until, n)
+        else:
+            info = ArchiveInfo(group=batch.group, windows=windows, index=n, until=until)
+            filename = check_name(namer(info), "the archive name function")
+        if filename in tried:
+            raise ConfigurationError(
+                f"the archive name function gave {filename!r} again for index {n}, and that"
+                " file exists: make the name depend on the index"
+            )
+        tried.add(filename)
+        path = directory / filename
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 from ..errors import ConfigurationError
 from ..log import logger
+from ..positional import positional_slicer
 from ..records import Collector, Format, Slicer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,23 +54,45 @@ def register(
     full_sync_interval_days: int | None = None,
     none_is_empty: bool = False,
     dynamic_columns: bool = False,
+    *,
+    expensive: Callable[..., Iterable[Any]] | None = None,
+    full_sync_interval: int | None = None,
 ) -> Callable[[F], F]:
-    """Mark a function as a collector; the keyword names are the old ones.
+    """Mark a function as a collector; the keyword names are the old ones, or AWX's.
 
     ``none_is_empty=True`` says that ``None`` from this CSV collector means
     "no data"; by default it is a failure of the window (docs/contract.md, 1).
     ``dynamic_columns=True`` says that this CSV collector's columns may change
     under one version, so the schema guard leaves it alone.
+    AWX's ``expensive=`` is a slicer called by position
+    (``positional_slicer``), its ``full_sync_interval=`` the full-sync
+    interval in days; a collector keyed ``config`` in a module where none
+    says ``config=True`` is the config collector, as AWX finds it.
 
     >>> @register("config", "1.0", config=True)
     ... def config(**kwargs): return {"version": "2.4"}
     >>> read(config).key
     'config'
     """
+    if expensive is not None:
+        if fnc_slicing is not None:
+            raise ConfigurationError(
+                f"collector {key!r}: give fnc_slicing= or AWX's expensive=, not both"
+            )
+        if not callable(expensive):
+            raise ConfigurationError(f"collector {key!r}: expensive={expensive!r} is not callable")
+        fnc_slicing = positional_slicer(expensive)
+    if full_sync_interval is not None:
+        if full_sync_interval_days is not None:
+            raise ConfigurationError(
+                f"collector {key!r}: give full_sync_interval_days= or AWX's"
+                " full_sync_interval=, not both"
+            )
+        full_sync_interval_days = full_sync_interval
     values = (
         key,
         str(version),
-        description,
+        None if description is None else str(description),  # AWX passes gettext_lazy text
         format,
         config,
         fnc_slicing,
@@ -92,8 +115,12 @@ def is_collector(obj: object) -> bool:
     return callable(obj) and hasattr(obj, _ATTR.format("key"))
 
 
-def read(func: Callable[..., Any]) -> Collector:
-    """Build a validated ``Collector`` record from a registered function."""
+def read(func: Callable[..., Any], *, as_config: bool = False) -> Collector:
+    """Build a validated ``Collector`` record from a registered function.
+
+    ``as_config`` makes it the config collector although it does not say
+    ``config=True`` (AWX finds its config collector by the key ``config``).
+    """
 
     def get(name: str, default: Any = None) -> Any:
         return getattr(func, _ATTR.format(name), default)
@@ -111,7 +138,7 @@ def read(func: Callable[..., Any]) -> Collector:
     fmt = get("type", "json")
     if fmt not in FORMATS:
         raise ConfigurationError(f"collector {key!r}: format {fmt!r} must be one of {FORMATS}")
-    is_config = bool(get("config", False))
+    is_config = as_config or bool(get("config", False))
     if not is_config and key in RESERVED:
         raise ConfigurationError(
             f"collector {key!r}: the key is reserved, every archive has a ./{key} member of its"
@@ -145,6 +172,22 @@ def read(func: Callable[..., Any]) -> Collector:
     )
 
 
+def _config_by_key(funcs: list[Callable[..., Any]], where: str) -> list[Callable[..., Any]]:
+    """The collector keyed ``config`` when none says ``config=True``, as AWX finds it."""
+    if any(getattr(f, _ATTR.format("config"), False) for f in funcs):
+        return []
+    keyed = [f for f in funcs if getattr(f, _ATTR.format("key"), None) == "config"]
+    for f in keyed:
+        log.warning(
+            "config.found_by_key",
+            key="config",
+            collector=getattr(f, "__qualname__", repr(f)),
+            source=where,
+            reason="no collector says config=True; the one keyed 'config' is taken",
+        )
+    return keyed
+
+
 def discover(
     source: ModuleType | Iterable[Callable[..., Any]],
     subset: Iterable[str] | None = None,
@@ -164,7 +207,8 @@ def discover(
         for f in funcs:
             if not is_collector(f):
                 raise ConfigurationError(f"{f!r} is not a registered collector (use @register)")
-    collectors = [read(f) for f in funcs]
+    by_key = _config_by_key(funcs, where)
+    collectors = [read(f, as_config=any(f is k for k in by_key)) for f in funcs]
     seen: dict[str, Collector] = {}
     for c in collectors:
         if c.key in seen:

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..limits import HORIZON
 from ..log import logger
+from ..positional import POSITIONAL
 from ..records import Collector, Plan, Problem, State, Task, Window
 
 log = logger("plan")
@@ -136,15 +137,22 @@ def slice_windows(
     since: datetime,
     until: datetime,
     full_sync: bool,
+    asked_since: datetime | None = None,
 ) -> tuple[Window, ...]:
     """Call the collector's slicer and check what it yields.
 
     Windows must be aware, non-empty, in time order and must not overlap; a
     slicer that breaks this raises ``ConfigurationError`` naming the key.
+    A positional (AWX-style) slicer gets ``asked_since``, the run's explicit
+    ``since`` or ``None``, as AWX calls it (docs/contract.md, section 2).
     """
     assert collector.slicer is not None
     key = collector.key
-    if full_sync:
+    if getattr(collector.slicer, POSITIONAL, False):
+        raw = collector.slicer(
+            key, last_gather, since=asked_since, until=until, full_sync_enabled=full_sync
+        )
+    elif full_sync:
         kwargs: dict[str, Any] = {"full_sync_enabled": True}
         # Extra context only where the slicer can take it (the old form has none).
         if _accepts(collector.slicer, "until"):
@@ -214,6 +222,31 @@ def _within(
     return tuple(kept)
 
 
+def _no_window(key: str, state: State, window: Window) -> Problem | None:
+    r"""Report a slicer that yielded nothing for time not collected yet.
+
+    A key that shipped before (it has an entry), or that never got a window
+    although a run already completed, is a ``Problem``: a broken slicer (a
+    generator that ``return``\ s a list yields nothing) must not pass for "no
+    data".  On a first run it is only a warning: the source may be empty.
+    """
+    if key in state.entries:
+        why = f"it yielded no window for {window} though a previous run shipped some"
+    elif state.last_gather is not None:
+        why = f"it yielded no window for {window}, and this key never got one in earlier runs"
+    else:
+        why = None
+    log.warning(
+        "slicer.no_window",
+        key=key,
+        window=str(window),
+        reason=why or "first run: the source may be empty",
+    )
+    if why is None:
+        return None
+    return Problem(key=key, message=f"slicer of {key!r}: {why}")
+
+
 def plan(
     collectors: Iterable[Collector],
     state: State,
@@ -255,7 +288,7 @@ def plan(
         if full:
             start = run_until - horizon
         try:
-            windows = slice_windows(collector, last_gather, start, run_until, full)
+            windows = slice_windows(collector, last_gather, start, run_until, full, run_since)
         except Exception as e:  # a slicer is user code: any failure stops its key only
             message = (
                 str(e)
@@ -265,6 +298,10 @@ def plan(
             log.error("slicer.failed", key=collector.key, error=message)
             problems.append(Problem(key=collector.key, message=message))
             continue
+        if not windows and start < run_until:
+            problem = _no_window(collector.key, state, Window(since=start, until=run_until))
+            if problem is not None:
+                problems.append(problem)
         for window in windows:
             tasks.append(Task(collector=collector, window=window, seq=len(tasks), full_sync=full))
     result = Plan(

@@ -1,4 +1,8 @@
-"""Ship archives into a local folder, ``<root>/data/YYYY/MM/DD/<archive>``.
+"""Ship archives into a local folder, ``<root>/data/YYYY/MM/DD/<archive>`` by default.
+
+``layout=`` changes the relative path (``pipeline_collector.naming``): for
+example one folder per day of the archive's first window, as metrics-utility
+files its billing data.
 
 The copy appears whole or not at all, is private to its owner, never replaces
 a file that is already there and never leaves its root, whatever links or
@@ -19,6 +23,7 @@ from attrs import field, frozen
 
 from ..errors import ConfigurationError, ShipError
 from ..log import logger
+from ..naming import ArchiveInfo, Layout, by_ship_date, layout_path
 from ..records import Archive, Receipt
 from .naming import CHUNK, file_sha256, next_number, safe_name
 
@@ -91,18 +96,23 @@ class DirectoryTransport:
     The copy appears whole or not at all (temporary file, fsync, then a link
     that never overwrites), is private to its owner (folders 0700, files
     0600), and is re-hashed before the receipt says it arrived.  The date is
-    today in UTC, from ``clock`` when one is given.
+    today in UTC, from ``clock`` when one is given.  ``layout`` maps the
+    archive (``ArchiveInfo``, with its name and the shipping time) to its
+    path under the root; by default ``data/YYYY/MM/DD/<name>``.
     """
 
     root: Path = field(converter=Path)
     clock: Callable[[], datetime] = field(default=_utcnow, eq=False, repr=False, kw_only=True)
     chunk_size: int = field(default=CHUNK, kw_only=True)
+    layout: Layout = field(default=by_ship_date, eq=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if not str(self.root):
             raise ConfigurationError("DirectoryTransport needs a root folder")
         if self.chunk_size <= 0:
             raise ConfigurationError(f"chunk_size must be positive, got {self.chunk_size}")
+        if not callable(self.layout):
+            raise ConfigurationError(f"layout={self.layout!r} is not callable")
 
     def folder_for(self, when: datetime) -> Path:
         """The folder that archives shipped at ``when`` go to."""
@@ -126,15 +136,16 @@ class DirectoryTransport:
         now = self.clock()
         if now.tzinfo is None:
             raise ConfigurationError("DirectoryTransport clock returned a naive datetime")
-        day = now.astimezone(timezone.utc)
+        info = ArchiveInfo.from_archive(archive, shipped_at=now.astimezone(timezone.utc))
+        *folders, filename = layout_path(self.layout, info, "the directory layout")
         root = self.root
         root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-        folder = _make_private_dirs(root, ("data", f"{day:%Y}", f"{day:%m}", f"{day:%d}"))
+        folder = _make_private_dirs(root, tuple(folders))
         real_root = root.resolve()
         real_folder = folder.resolve()
         if not real_folder.is_relative_to(real_root):
             raise ShipError(f"refusing to write {name}: {folder} leads outside {root}")
-        target = real_folder / name
+        target = real_folder / filename
         while os.path.lexists(target):
             if (
                 target.is_file()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from attrs import field, frozen
 
 from ..errors import ConfigurationError, ShipError
 from ..log import logger
+from ..naming import ArchiveInfo, Layout, flat, layout_path
 from ..records import Archive, Receipt
 from .naming import file_sha256, next_number, safe_name
 
@@ -64,6 +66,9 @@ def _normal_prefix(prefix: str) -> str:
 class S3Transport:
     """Upload archives to ``s3://<bucket>/<prefix>/<archive>``.
 
+    ``layout`` maps the archive (``pipeline_collector.naming.ArchiveInfo``)
+    to its key under the prefix; by default the archive's name alone.
+
     The upload streams from disk (``upload_file``, multipart for large
     files) with the archive's sha256 stored as object metadata; it counts as
     done only when ``head_object`` then shows an object of the right size and
@@ -85,6 +90,7 @@ class S3Transport:
     timeout: tuple[float, float] = (31.0, 31.0)
     max_attempts: int = 5
     client: Any = field(default=None, eq=False, repr=False)
+    layout: Layout = field(default=flat, eq=False)
     _box: _ClientBox = field(factory=_ClientBox, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -98,8 +104,10 @@ class S3Transport:
             raise ConfigurationError("max_attempts must be at least 1")
 
     def key_for(self, archive: Archive) -> str:
-        """The object key an archive is stored under."""
-        return self.prefix + safe_name(archive.name)
+        """The object key an archive is stored under: the prefix, then its ``layout`` path."""
+        safe_name(archive.name)
+        info = ArchiveInfo.from_archive(archive, shipped_at=datetime.now(timezone.utc))
+        return self.prefix + "/".join(layout_path(self.layout, info, "the S3 layout"))
 
     def _client(self) -> Any:
         if self.client is not None:

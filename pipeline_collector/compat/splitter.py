@@ -1,119 +1,67 @@
-"""Drop-in names for collector modules written for ``insights_analytics_collector``.
+"""``CsvFileSplitter``: the old file-splitting helper, counting bytes and leaving no strays.
 
-A collector module moves over by changing one import::
-
-    from insights_analytics_collector import CsvFileSplitter, register
-    # becomes
-    from pipeline_collector.compat import CsvFileSplitter, register
-
-``register`` is the library's own (it writes the old metadata attributes, so
-functions decorated by either library are found).  ``CsvFileSplitter`` keeps
-the old methods and file names but counts bytes, never lets a file pass its
-limit when rows are written whole, and leaves no stray files.  The old
-``Collector`` and ``Package`` base classes have no counterpart: their hooks
-became arguments of ``gather`` (see ``docs/migration.md``).
+It keeps the old class's public and subclass-facing surface (``filespec``,
+``max_file_size``, ``files``, ``header``, ``counter``, ``currentfile``,
+``cycle_file``, ``write``, ``file_list``), so a service's subclass that
+overrides ``file_list`` and closes ``self.currentfile`` itself (as
+metrics-utility's does) works as it did under the old library.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-from .errors import ConfigurationError
-from .log import logger
-from .stages.discover import register
+from ..errors import ConfigurationError
+from ..log import logger
 
-__all__ = [
-    "MAX_DATA_SIZE",
-    "CsvFileSplitter",
-    "positional_slicer",
-    "register",
-    "slicing",
-]
-
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["MAX_DATA_SIZE", "CsvFileSplitter"]
 
 #: The old ``Package.MAX_DATA_SIZE``: 200 MiB of uncompressed CSV per file.
 MAX_DATA_SIZE = 200 * 2**20
 
-_REPLACED = {
-    "Collector": "gather(module, state=..., transport=..., lock=..., is_licensed=...)",
-    "Package": "gather(module, transport=HttpTransport(...), max_data_size=..., prefix=...)",
-    "CollectionCSV": "a CSV collector that returns file paths or yields rows",
-    "CollectionJSON": "a JSON collector that returns a JSON-serialisable value",
-}
-
 log = logger("compat")
-
-
-def __getattr__(name: str) -> Any:
-    # ImportError (not AttributeError) so that ``from ... import Collector``
-    # shows this message instead of a bare "cannot import name".
-    if name in _REPLACED:
-        raise ImportError(
-            f"pipeline_collector.compat has no {name}: subclasses of the old {name} are"
-            f" replaced by {_REPLACED[name]}; see docs/migration.md"
-        )
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def slicing(default: bool = False) -> Callable[[F], F]:
-    """Mark a slicing function as the old decorator did; nothing reads the mark.
-
-    Kept so that modules using it import unchanged.
-
-    >>> @slicing(default=True)
-    ... def daily(key, last_gather, **kwargs): return []
-    >>> daily.__insights_analytics_slicing_default__
-    True
-    """
-
-    def decorate(func: F) -> F:
-        func.__insights_analytics_slicing_name__ = func.__name__  # type: ignore[attr-defined]
-        func.__insights_analytics_slicing_default__ = default  # type: ignore[attr-defined]
-        return func
-
-    return decorate
-
-
-def positional_slicer(
-    fn: Callable[[str, datetime | None, datetime | None, datetime | None], Iterable[Any]],
-) -> Callable[..., Iterable[Any]]:
-    """Adapt an AWX-style slicer ``fn(key, since, until, last_gather)`` to the contract form.
-
-    The result is called as ``slicer(key, last_gather, since=..., until=...,
-    full_sync_enabled=False, **kwargs)``.  AWX slicers know no full sync, so
-    ``full_sync_enabled`` is accepted and ignored: they get the same
-    ``since``/``until`` either way.
-
-    >>> def awx(key, since, until, last_gather):
-    ...     return [(key, since, until, last_gather)]
-    >>> list(positional_slicer(awx)("jobs", "LG", since="S", until="U"))
-    [('jobs', 'S', 'U', 'LG')]
-    """
-
-    def slicer(
-        key: str,
-        last_gather: datetime | None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        full_sync_enabled: bool = False,
-        **kwargs: Any,
-    ) -> Iterable[Any]:
-        return fn(key, since, until, last_gather)
-
-    slicer.__name__ = getattr(fn, "__name__", "slicer")
-    slicer.__qualname__ = getattr(fn, "__qualname__", slicer.__name__)
-    slicer.__doc__ = fn.__doc__
-    slicer.__wrapped__ = fn  # type: ignore[attr-defined]
-    return slicer
 
 
 def _as_bytes(s: str | bytes | bytearray | memoryview) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
+class _CurrentFile:
+    """The open part file as the old ``currentfile`` attribute showed it.
+
+    Writes through it (``str`` as UTF-8, or bytes) are counted in the
+    splitter's ``counter``, as the old class counted what it wrote.
+    """
+
+    def __init__(self, splitter: CsvFileSplitter, raw: IO[bytes]) -> None:
+        self._splitter = splitter
+        self._raw = raw
+
+    @property
+    def name(self) -> str:
+        return str(self._raw.name)
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def write(self, s: str | bytes | bytearray | memoryview) -> int:
+        data = _as_bytes(s)
+        self._raw.write(data)
+        self._splitter.counter += len(data)
+        return len(s)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<current part {os.path.basename(self.name)} ({state})>"
 
 
 class CsvFileSplitter(io.TextIOBase):
@@ -131,6 +79,11 @@ class CsvFileSplitter(io.TextIOBase):
     write one row per call) or bytes (psycopg 3 COPY blocks, UTF-8).  It is a
     text stream so psycopg2 decodes rows in the connection's encoding before
     they reach it, as it did for the old class.
+
+    A subclass that reads ``currentfile`` gets the open file, as the old
+    class always had one: when none is open yet, one is opened then (with
+    the header, if one was written), so an override of ``file_list`` that
+    closes it and renames ``files`` keeps a header-only file as before.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -171,6 +124,25 @@ class CsvFileSplitter(io.TextIOBase):
         self._header: bytes | None = None
         self._pending = bytearray()
         self._row_complete = True
+
+    @property
+    def currentfile(self) -> _CurrentFile | None:
+        """The file being written; opened now if none is (the old class always had one)."""
+        if self._current is None and not self._finished and not self.closed:
+            if self._header is None and self._pending:
+                self._set_header(bytes(self._pending))
+                self._pending.clear()
+            self._open_next()
+        return None if self._current is None else _CurrentFile(self, self._current)
+
+    @currentfile.setter
+    def currentfile(self, value: None) -> None:
+        if value is not None:
+            raise ConfigurationError(
+                "CsvFileSplitter.currentfile can only be set to None (which closes it);"
+                " write rows with write()"
+            )
+        self.cycle_file()
 
     def writable(self) -> bool:
         return True
@@ -236,31 +208,42 @@ class CsvFileSplitter(io.TextIOBase):
         self._header = header
         self.header = header.decode("utf-8", "replace").removesuffix("\n")
 
+    def _open_next(self) -> IO[bytes]:
+        name = f"{self.filespec}_split{len(self.files)}"
+        self._current = open(name, "wb")  # noqa: SIM115 - closed by cycle_file
+        self.files.append(name)
+        self.counter = 0
+        if self._header is not None:
+            self._current.write(self._header)
+            self.counter = len(self._header)
+        return self._current
+
     def _write_row(self, data: bytes) -> None:
         assert self._header is not None
         size = len(data)
+        if self._current is not None and self._current.closed:
+            # A subclass closed ``currentfile`` itself: carry on in a new file.
+            self._current = None
         # Rotate only between rows: a write that did not end a line is part of
         # a row that was handed over in pieces.
         if (
             self._current is not None
             and self._row_complete
+            and self.counter > len(self._header)  # never leave a header-only file behind
             and self.counter + size > self.max_file_size
         ):
             self.cycle_file()
         if self._current is None:
-            name = f"{self.filespec}_split{len(self.files)}"
-            self._current = open(name, "wb")  # noqa: SIM115 - closed by cycle_file
-            self.files.append(name)
-            self._current.write(self._header)
-            self.counter = len(self._header)
+            self._open_next()
             if self.counter + size > self.max_file_size:
                 log.warning(
                     "record.oversized",
-                    file=name,
+                    file=self.files[-1],
                     bytes=size,
                     header_bytes=len(self._header),
                     limit=self.max_file_size,
                 )
+        assert self._current is not None
         self._current.write(data)
         self.counter += size
         self._row_complete = data.endswith(b"\n")
