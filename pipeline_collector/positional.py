@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-__all__ = ["POSITIONAL", "positional_slicer"]
+__all__ = ["POSITIONAL", "accepts", "positional_slicer"]
 
 #: Marks a slicer called AWX's way: it gets ``since=None`` unless the run was
 #: given one, and finds its own start.
 POSITIONAL = "__pipeline_collector_positional__"
 
 
-def _takes(func: Callable[..., Any], name: str) -> bool:
+def accepts(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` takes a keyword ``name`` (or any keyword); unknown signatures do."""
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
@@ -46,7 +47,7 @@ def positional_slicer(
     """
     if getattr(fn, POSITIONAL, False):
         return fn
-    passes_full = _takes(fn, "full_sync_enabled")
+    passes_full = accepts(fn, "full_sync_enabled")
 
     def slicer(
         key: str,

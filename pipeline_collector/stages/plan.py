@@ -6,7 +6,6 @@ in as values.  Windows are half-open, ``[since, until)``, everywhere.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..limits import HORIZON
 from ..log import logger
-from ..positional import POSITIONAL
+from ..positional import POSITIONAL, accepts
 from ..records import Collector, Plan, Problem, State, Task, Window
 
 log = logger("plan")
@@ -123,14 +122,6 @@ def full_sync_due(collector: Collector, entries: Mapping[str, datetime], now: da
     return last is None or last < now - timedelta(days=days)
 
 
-def _accepts(func: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(p.kind is p.VAR_KEYWORD or p.name == name for p in params)
-
-
 def slice_windows(
     collector: Collector,
     last_gather: datetime,
@@ -155,9 +146,9 @@ def slice_windows(
     elif full_sync:
         kwargs: dict[str, Any] = {"full_sync_enabled": True}
         # Extra context only where the slicer can take it (the old form has none).
-        if _accepts(collector.slicer, "until"):
+        if accepts(collector.slicer, "until"):
             kwargs["until"] = until
-        if _accepts(collector.slicer, "since"):
+        if accepts(collector.slicer, "since"):
             kwargs["since"] = since
         raw = collector.slicer(key, last_gather, **kwargs)
     else:
