@@ -109,6 +109,11 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "Collectors were found in a module or list, with their keys."),
     Event("config.found_by_key", ("discover",), "warning", ("source", "key", "collector", "reason"),
           "No collector says config=True; the one keyed config is taken, as AWX finds it."),
+    Event("config.several", ("discover",), "warning", ("source", "key", "others", "reason"),
+          "Several say config=True: the one keyed config is it, the others ship as JSON."),
+    Event("collector.version_widened", ("discover",), "warning",
+          ("key", "version", "written", "reason"),
+          "A whole-number version (AWX's register('x', 1)) is written as N.0 in the manifest."),
     # plan
     Event("plan.made", ("plan",), "info", ("since", "until", "last_gather", "tasks", "problems"),
           "The run's window and task count are decided."),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
+from support.tar import read_member
 
 import pipeline_collector as pc
 from pipeline_collector.compat import positional_slicer, register
@@ -227,3 +230,53 @@ class TestSlicerYieldingNothing:
         )
         assert run.status == "partial"
         assert run.reason is not None and "host_metric_table" in run.reason
+
+
+class TestWholeNumberVersions:
+    def test_a_whole_number_version_is_written_major_dot_zero_with_a_warning(
+        self, tmp_path: Path
+    ) -> None:
+        """register('x', 1) from AWX's docstring works; the manifest says '1.0' and a warning
+        names the key and both spellings."""
+
+        @register("config", "1.6")
+        def config(**kwargs: Any) -> dict[str, str]:
+            return {"v": "1"}
+
+        @register("projects_by_scm_type", 1)
+        def projects_by_scm_type(**kwargs: Any) -> dict[str, int]:
+            return {"git": 5}
+
+        transport = FakeTransport()
+        with capture_logs() as logs:
+            run = pc.gather(
+                [config, projects_by_scm_type],
+                mode="manual",
+                state=MemoryStore(),
+                transport=transport,
+                workdir=tmp_path,
+            )
+        assert run.status == "ok"
+        with transport.open(0) as tar:
+            manifest = json.loads(read_member(tar, "./manifest.json"))
+            assert json.loads(read_member(tar, "./projects_by_scm_type.json")) == {"git": 5}
+        assert manifest["projects_by_scm_type.json"] == "1.0"
+        widened = [e for e in logs if e["event"] == "collector.version_widened"]
+        assert widened and all(e["key"] == "projects_by_scm_type" for e in widened)
+        assert widened[0]["version"] == 1 and widened[0]["written"] == "1.0"
+
+    @pytest.mark.parametrize("version", [True, -1, 1.5, "1"])
+    def test_other_versions_that_are_not_major_minor_are_refused(self, version: Any) -> None:
+        """Only a non-negative int is widened; a bool, a negative number, a float or the
+        string '1' are refused, naming the key and the value."""
+
+        @register("config", "1.6")
+        def config(**kwargs: Any) -> dict[str, str]:
+            return {}
+
+        @register("odd", version)
+        def odd(**kwargs: Any) -> dict[str, str]:
+            return {}
+
+        with pytest.raises(pc.ConfigurationError, match=rf"'odd': version {version!r} must be"):
+            pc.discover([config, odd])

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
+from support.tar import read_member
 
 import pipeline_collector as pc
+from pipeline_collector.testing import FakeTransport, MemoryStore
 
 
 def make(key: str, version: str = "1.0", **options: Any) -> Callable[..., dict[str, int]]:
@@ -86,10 +91,16 @@ class TestValidation:
         with pytest.raises(pc.ConfigurationError, match="'a' is registered twice"):
             pc.discover([CONFIG, make("a"), make("a")])
 
-    def test_two_configs_are_refused(self) -> None:
-        """Exactly one config collector is allowed."""
-        with pytest.raises(pc.ConfigurationError, match="found 'config', 'other'"):
-            pc.discover([CONFIG, make("other", config=True)])
+    def test_two_configs_none_keyed_config_are_refused(self) -> None:
+        """Several config=True collectors, none keyed config: which one is meant is not
+        known, so discovery refuses, naming them."""
+        with pytest.raises(pc.ConfigurationError, match="found 'settings', 'other'"):
+            pc.discover([make("settings", config=True), make("other", config=True)])
+
+    def test_two_configs_besides_the_one_keyed_config_are_refused(self) -> None:
+        """Two keyed config collectors cannot both be it: the key is registered twice."""
+        with pytest.raises(pc.ConfigurationError, match="'config' is registered twice"):
+            pc.discover([CONFIG, make("config", config=True), make("other", config=True)])
 
     def test_no_config_is_refused(self) -> None:
         """A collector set without config is refused."""
@@ -105,3 +116,46 @@ class TestValidation:
         """A plain function in the iterable is an error, not silently dropped."""
         with pytest.raises(pc.ConfigurationError, match="not a registered collector"):
             pc.discover([CONFIG, lambda: None])
+
+
+class TestSeveralConfigCollectors:
+    """galaxy_ng's Lightspeed module marks ``config`` and ``instance_info`` config=True."""
+
+    def lightspeed(self) -> list[Callable[..., dict[str, str]]]:
+        @pc.register("config", "1.0", description="General platform configuration.", config=True)
+        def config(since: object, **kwargs: Any) -> dict[str, str]:
+            return {"platform": "galaxy"}
+
+        @pc.register("instance_info", "1.0", description="Node information", config=True)
+        def instance_info(since: object, **kwargs: Any) -> dict[str, str]:
+            return {"node": "n1"}
+
+        return [config, instance_info]
+
+    def test_the_one_keyed_config_is_the_config_the_other_a_json_collector(self) -> None:
+        """The collector keyed config is the config; the other is kept as an ordinary JSON
+        collector, and a warning names it."""
+        with capture_logs() as logs:
+            found = pc.discover(self.lightspeed())
+        assert [(c.key, c.config, c.format) for c in found] == [
+            ("config", True, "json"),
+            ("instance_info", False, "json"),
+        ]
+        (event,) = [e for e in logs if e["event"] == "config.several"]
+        assert event["others"] == ["instance_info"]
+
+    def test_both_ship_config_json_and_instance_info_json(self, tmp_path: Path) -> None:
+        """Nothing is dropped: the archive holds ./config.json from config and
+        ./instance_info.json from the other (the old library sent only the last by name)."""
+        transport = FakeTransport()
+        run = pc.gather(
+            self.lightspeed(),
+            mode="manual",
+            state=MemoryStore(),
+            transport=transport,
+            workdir=tmp_path,
+        )
+        assert run.status == "ok"
+        with transport.open(0) as tar:
+            assert json.loads(read_member(tar, "./config.json")) == {"platform": "galaxy"}
+            assert json.loads(read_member(tar, "./instance_info.json")) == {"node": "n1"}

@@ -45,7 +45,7 @@ log = logger("discover")
 
 def register(
     key: str,
-    version: str,
+    version: str | int,
     description: str | None = None,
     format: str = "json",
     config: bool = False,
@@ -91,7 +91,7 @@ def register(
         full_sync_interval_days = full_sync_interval
     values = (
         key,
-        str(version),
+        version,  # checked by read(); AWX's docstring has register('x', 1)
         None if description is None else str(description),  # AWX passes gettext_lazy text
         format,
         config,
@@ -115,11 +115,12 @@ def is_collector(obj: object) -> bool:
     return callable(obj) and hasattr(obj, _ATTR.format("key"))
 
 
-def read(func: Callable[..., Any], *, as_config: bool = False) -> Collector:
+def read(func: Callable[..., Any], *, as_config: bool | None = None) -> Collector:
     """Build a validated ``Collector`` record from a registered function.
 
-    ``as_config`` makes it the config collector although it does not say
-    ``config=True`` (AWX finds its config collector by the key ``config``).
+    ``as_config`` overrides what the function says of ``config=True``: AWX
+    finds its config collector by the key ``config``, and a module that
+    marks several keeps only the one keyed ``config`` (``_config_choice``).
     """
 
     def get(name: str, default: Any = None) -> Any:
@@ -132,13 +133,11 @@ def read(func: Callable[..., Any], *, as_config: bool = False) -> Collector:
             f"collector {label}: key {key!r} must match {KEY.pattern[:-2]}$ "
             "(lower-case letters, digits and '_', starting with a letter)"
         )
-    version = str(get("version"))
-    if not VERSION.match(version):
-        raise ConfigurationError(f"collector {key!r}: version {version!r} must be 'MAJOR.MINOR'")
+    version = _version(key, get("version"))
     fmt = get("type", "json")
     if fmt not in FORMATS:
         raise ConfigurationError(f"collector {key!r}: format {fmt!r} must be one of {FORMATS}")
-    is_config = as_config or bool(get("config", False))
+    is_config = bool(get("config", False)) if as_config is None else as_config
     if not is_config and key in RESERVED:
         raise ConfigurationError(
             f"collector {key!r}: the key is reserved, every archive has a ./{key} member of its"
@@ -172,20 +171,62 @@ def read(func: Callable[..., Any], *, as_config: bool = False) -> Collector:
     )
 
 
-def _config_by_key(funcs: list[Callable[..., Any]], where: str) -> list[Callable[..., Any]]:
-    """The collector keyed ``config`` when none says ``config=True``, as AWX finds it."""
-    if any(getattr(f, _ATTR.format("config"), False) for f in funcs):
-        return []
-    keyed = [f for f in funcs if getattr(f, _ATTR.format("key"), None) == "config"]
-    for f in keyed:
+def _version(key: object, value: object) -> str:
+    """``value`` as ``MAJOR.MINOR``; a whole number (AWX's ``register('x', 1)``) is ``N.0``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        widened = f"{value}.0"
         log.warning(
-            "config.found_by_key",
-            key="config",
-            collector=getattr(f, "__qualname__", repr(f)),
-            source=where,
-            reason="no collector says config=True; the one keyed 'config' is taken",
+            "collector.version_widened",
+            key=key,
+            version=value,
+            written=widened,
+            reason="the manifest holds MAJOR.MINOR versions; a whole number N is written N.0",
         )
-    return keyed
+        return widened
+    version = value if isinstance(value, str) else ""
+    if not VERSION.match(version):
+        raise ConfigurationError(
+            f"collector {key!r}: version {value!r} must be 'MAJOR.MINOR' (for example '1.0')"
+        )
+    return version
+
+
+def _config_choice(funcs: list[Callable[..., Any]], where: str) -> dict[int, bool]:
+    """Which functions are config collectors where the module says otherwise.
+
+    None saying ``config=True``: the one keyed ``config`` is, as AWX finds it.
+    Several saying it (galaxy_ng's Lightspeed module): the one keyed ``config``
+    is, the others ship as ordinary JSON collectors; the old library kept the
+    last by name and dropped the rest unsent.  Returned by ``id`` of function.
+    """
+
+    def attr(f: Callable[..., Any], name: str) -> Any:
+        return getattr(f, _ATTR.format(name), None)
+
+    marked = [f for f in funcs if attr(f, "config")]
+    keyed = [f for f in funcs if attr(f, "key") == "config"]
+    if not marked:
+        for f in keyed:
+            log.warning(
+                "config.found_by_key",
+                key="config",
+                collector=getattr(f, "__qualname__", repr(f)),
+                source=where,
+                reason="no collector says config=True; the one keyed 'config' is taken",
+            )
+        return {id(f): True for f in keyed}
+    if len(marked) > 1 and len(keyed) == 1 and keyed[0] in marked:
+        others = [f for f in marked if f is not keyed[0]]
+        log.warning(
+            "config.several",
+            key="config",
+            others=[attr(f, "key") for f in others],
+            source=where,
+            reason="several collectors say config=True; the one keyed 'config' is the config,"
+            " the others ship as JSON collectors",
+        )
+        return {id(f): False for f in others}
+    return {}
 
 
 def discover(
@@ -207,8 +248,8 @@ def discover(
         for f in funcs:
             if not is_collector(f):
                 raise ConfigurationError(f"{f!r} is not a registered collector (use @register)")
-    by_key = _config_by_key(funcs, where)
-    collectors = [read(f, as_config=any(f is k for k in by_key)) for f in funcs]
+    choice = _config_choice(funcs, where)
+    collectors = [read(f, as_config=choice.get(id(f))) for f in funcs]
     seen: dict[str, Collector] = {}
     for c in collectors:
         if c.key in seen:
