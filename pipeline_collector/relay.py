@@ -36,6 +36,7 @@ __all__ = [
     "Relayed",
     "WorkerError",
     "WorkerTraceback",
+    "here",
     "replay",
     "run_remote",
 ]
@@ -107,7 +108,11 @@ class Relayed:
 
 
 def _plain(value: Any) -> Any:
-    """A field's value fit to cross to the driver: plain data as it is, else its repr."""
+    """A field's value fit to cross to the driver: plain data as it is, else its repr.
+
+    >>> _plain({"keys": ["a", "b"], "store": object})
+    {'keys': ['a', 'b'], 'store': "<class 'object'>"}
+    """
     if isinstance(value, _PLAIN):
         return value
     if isinstance(value, (list, tuple)):
@@ -137,15 +142,21 @@ def _failure(exc_info: Any) -> Failure | None:
     return Failure(text=text, kind=kind.__name__, message=str(value), pickled=pickled)
 
 
+def here() -> str:
+    """This process as ``worker=`` names it: ``host:pid`` (a dask worker may be on another host)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def run_remote(
     work: Callable[[Task, Settings], Collection],
     task: Task,
     settings: Settings,
-    driver: int,
+    driver: str,
     level: int,
 ) -> Collection | Relayed:
     """``work(task, settings)``; outside the ``driver`` process, events kept for ``replay``."""
-    if os.getpid() == driver:  # a thread of the driver: its handlers are right here
+    worker = here()
+    if worker == driver:  # a thread of the driver: its handlers are right here
         return work(task, settings)
     kept: list[Logged] = []
     last: list[Logged] = []
@@ -171,7 +182,6 @@ def run_remote(
 
     with diverted(keep):
         collection = work(task, settings)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
     return Relayed(collection=collection, worker=worker, logged=(*kept, *last), dropped=dropped)
 
 

@@ -9,7 +9,6 @@ an outcome, removing a file) a named step of its own.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -24,7 +23,7 @@ from .log import logger, lowest_level
 from .naming import Namer
 from .protocols import Clock, Compressor, Transport
 from .records import Archive, Batch, Collection, Mode, Part, Shipment, Task
-from .relay import Relayed, replay, run_remote
+from .relay import Relayed, here, replay, run_remote
 from .stages.archive import write_archive
 from .stages.chunk import split
 from .stages.collect import collect
@@ -166,7 +165,7 @@ def run_tasks(
 def _submit(executor: Executor, task: Task, settings: Settings, level: int) -> Handle | Collection:
     """The task handed to ``executor``, or its failed collection when it was refused."""
     try:
-        return executor.submit(run_remote, run_task, task, settings, os.getpid(), level)
+        return executor.submit(run_remote, run_task, task, settings, here(), level)
     except Exception as e:
         return _executor_failed(task, settings, e)
 
