@@ -19,12 +19,23 @@ SECRET = "s3cr3t-pa55word"
 WIDE_ROWS = 150
 
 
-class Refused(Exception):
-    """An exception that pickles but cannot be unpickled: its constructor wants a keyword."""
+def _refuse() -> None:
+    raise RuntimeError("this value cannot be rebuilt")
 
-    def __init__(self, *, code: int) -> None:
+
+class _Unbuildable:
+    """A value that pickles but raises when unpickled (whatever reducers are installed)."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return _refuse, ()
+
+
+class Refused(Exception):
+    """An exception that pickles but cannot be unpickled: it holds an unbuildable value."""
+
+    def __init__(self, code: int) -> None:
         super().__init__(f"refused with code {code}")
-        self.code = code
+        self.handle = _Unbuildable()
 
 
 @register("config", "1.0", config=True)
@@ -51,7 +62,7 @@ def broken(**kwargs: Any) -> Iterator[str]:
 
 @register("refused", "1.0", format="csv")
 def refused(**kwargs: Any) -> Iterator[str]:
-    raise Refused(code=7)
+    raise Refused(7)
     yield "never\n"
 
 
