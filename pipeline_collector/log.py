@@ -9,14 +9,16 @@ field) the catalogue lacks, and ``docs/events.md`` is generated from it
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import structlog
 from attrs import frozen
 
-__all__ = ["EVENTS", "Event", "events_markdown", "logger"]
+__all__ = ["EVENTS", "Event", "Sink", "diverted", "events_markdown", "logger", "lowest_level"]
 
 Level = Literal["debug", "info", "warning", "error"]
 
@@ -31,6 +33,24 @@ _LEVELS = {
 
 # Silent unless the host configures logging: records propagate to its handlers.
 logging.getLogger("pipeline_collector").addHandler(logging.NullHandler())
+
+# (stage, level, event, fields): where a worker process's events go instead of its logging.
+Sink = Callable[[str, int, str, dict[str, Any]], None]
+_SINK: ContextVar[Sink | None] = ContextVar("pipeline_collector_sink", default=None)
+
+
+@contextlib.contextmanager
+def diverted(sink: Sink) -> Iterator[None]:
+    """Hand this context's events to ``sink`` instead of logging them.
+
+    A worker process keeps its events this way, so the driver can log them
+    through its own handlers (``pipeline_collector.relay``).
+    """
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
 
 
 class StageLogger:
@@ -55,6 +75,10 @@ class StageLogger:
     def log(self, level: int | str, event: str, **fields: Any) -> None:
         """Emit ``event`` at ``level`` (a name such as ``"info"`` or a ``logging`` number)."""
         number = level if isinstance(level, int) else _LEVELS[level]
+        sink = _SINK.get()
+        if sink is not None:
+            sink(self._stage, number, event, {**self._fields, **fields})
+            return
         if structlog.is_configured():
             bound = structlog.get_logger("pipeline_collector", stage=self._stage, **self._fields)
             bound.log(number, event, **fields)
@@ -78,6 +102,21 @@ class StageLogger:
 
     def error(self, event: str, **fields: Any) -> None:
         self.log(logging.ERROR, event, **fields)
+
+
+def lowest_level() -> int:
+    """The lowest level any of the host's ``pipeline_collector`` loggers logs at now.
+
+    A worker process carries back only events at or above it; with
+    structlog configured, every event (its own filtering applies here).
+    """
+    if structlog.is_configured():
+        return logging.NOTSET
+    loggers = [logging.getLogger("pipeline_collector")]
+    for name, each in logging.root.manager.loggerDict.items():
+        if name.startswith("pipeline_collector.") and isinstance(each, logging.Logger):
+            loggers.append(each)
+    return min(x.getEffectiveLevel() for x in loggers)
 
 
 def logger(stage: str, **fields: Any) -> StageLogger:
@@ -191,6 +230,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
           " used and is left as it is."),
     Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
           "The bookkeeping was saved: after each confirmed upload, and at the end."),
+    Event("worker.events_dropped", ("pipeline",), "warning", ("key", "window", "worker", "dropped"),
+          "A worker process logged more events for one task than are carried back: the first"
+          " and the last reach the host's handlers, this many between them did not."),
     Event("run.done", ("pipeline",), "info",
           ("mode", "status", "collections", "archives", "shipped", "failed",
            "possible_duplicates"),
@@ -241,6 +283,8 @@ def events_markdown() -> str:
         "Every event the library logs, generated from `pipeline_collector.log.EVENTS`",
         "(`python tests/support/events_doc.py`). Each event carries",
         "`stage=` and the fields listed; a field is present where it applies.",
+        "An event logged in a worker process (a process pool's, dask's) is logged",
+        "again in the process that called `gather`, with `worker=` (`host:pid`) added.",
     ]
     stages: dict[str, list[Event]] = {}
     for event in EVENTS.values():

@@ -19,10 +19,11 @@ from typing import TypeVar
 import attrs
 
 from .limits import RESERVE
-from .log import logger
+from .log import logger, lowest_level
 from .naming import Namer
 from .protocols import Clock, Compressor, Transport
 from .records import Archive, Batch, Collection, Mode, Part, Shipment, Task
+from .relay import Relayed, here, replay, run_remote
 from .stages.archive import write_archive
 from .stages.chunk import split
 from .stages.collect import collect
@@ -42,6 +43,8 @@ __all__ = [
 log = logger("pipeline")
 
 T = TypeVar("T")
+
+Handle = Future[Collection | Relayed]  # what an executor returns: a worker process relays
 
 
 @attrs.frozen(kw_only=True)
@@ -129,11 +132,13 @@ def run_tasks(
     """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys.
 
     An executor that cannot take a task or run it (a broken process pool, a
-    lost dask worker) fails that task, never the run.
+    lost dask worker) fails that task, never the run.  Events a worker
+    process logs are logged here when its task's turn comes (``relay``).
     """
-    pending: deque[tuple[Task, Future[Collection] | Collection | None]] = deque()
+    pending: deque[tuple[Task, Handle | Collection | None]] = deque()
     queue = iter(tasks)
     ahead = settings.ahead if executor is not None else 1
+    level = lowest_level() if executor is not None else 0
 
     def top_up() -> None:
         while len(pending) < ahead:
@@ -143,7 +148,7 @@ def run_tasks(
             if executor is None or stopped(task):
                 pending.append((task, None))
             else:
-                pending.append((task, _submit(executor, task, settings)))
+                pending.append((task, _submit(executor, task, settings, level)))
 
     top_up()
     while pending:
@@ -157,26 +162,25 @@ def run_tasks(
         top_up()
 
 
-def _submit(executor: Executor, task: Task, settings: Settings) -> Future[Collection] | Collection:
+def _submit(executor: Executor, task: Task, settings: Settings, level: int) -> Handle | Collection:
     """The task handed to ``executor``, or its failed collection when it was refused."""
     try:
-        return executor.submit(run_task, task, settings)
+        return executor.submit(run_remote, run_task, task, settings, here(), level)
     except Exception as e:
         return _executor_failed(task, settings, e)
 
 
-def _result(
-    task: Task, handle: Future[Collection] | Collection | None, settings: Settings
-) -> Collection:
+def _result(task: Task, handle: Handle | Collection | None, settings: Settings) -> Collection:
     """The task's collection; an executor that could not run it fails that task only."""
     if handle is None:
         return run_task(task, settings)
     if isinstance(handle, Collection):
         return handle
     try:
-        return handle.result()
+        done = handle.result()
     except (Exception, asyncio.CancelledError) as e:
         return _executor_failed(task, settings, e)
+    return replay(done) if isinstance(done, Relayed) else done
 
 
 def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collection:

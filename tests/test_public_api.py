@@ -93,6 +93,7 @@ SURFACE = {
     ],
     "pipeline_collector.status": ["KeyStatus", "Report", "keys_of", "report_json", "status"],
     "pipeline_collector.metrics": ["FAMILIES", "figures", "prometheus_text", "write_metrics_file"],
+    "pipeline_collector.otel": ["INSTRUMENTS", "SCOPE", "record"],
 }
 
 # Modules, importable as modules (never shadowed by a function of the same name).
@@ -108,6 +109,7 @@ MODULES = [
     "pipeline_collector.stores", "pipeline_collector.locks", "pipeline_collector.ingress",
     "pipeline_collector.cli", "pipeline_collector.stages.guard", "pipeline_collector.status",
     "pipeline_collector.metrics", "pipeline_collector.schemas", "pipeline_collector.health",
+    "pipeline_collector.otel", "pipeline_collector.relay",
 ]
 # fmt: on
 
