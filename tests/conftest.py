@@ -8,11 +8,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import structlog
 from support import pgserver
 
 # Collector modules loaded by the migration tests with their imports rewritten,
 # not test modules: their doctest collection would import them as they are.
 collect_ignore = ["oldstyle"]
+
+
+@pytest.fixture(autouse=True)
+def _unconfigured_structlog() -> Iterator[None]:
+    """Each test starts as a host that never configured structlog.
+
+    ``structlog.testing.capture_logs`` restores the processors it replaced by
+    calling ``configure``, which leaves structlog marked as configured; the
+    library would then route every later test's events through structlog
+    instead of the standard ``logging`` tree a plain host gets.
+    """
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

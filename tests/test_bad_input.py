@@ -332,8 +332,12 @@ class TestSettings:
             (lambda b: [*b.base, _keyed("jobs")], "'jobs' is registered twice"),
             (lambda b: [b.module.events, b.module.jobs], "exactly one config collector"),
             (
-                lambda b: [*b.base, register("other", "1.0", config=True)(_config)],
-                "found 'config', 'other'",
+                lambda b: [
+                    b.module.jobs,
+                    _keyed("settings", config=True),
+                    _keyed("other", config=True),
+                ],
+                "found 'settings', 'other'",
             ),
             (lambda b: [*b.base, _keyed("../x")], "'../x' must match"),
             (lambda b: [*b.base, _keyed("Jobs")], "'Jobs' must match"),
