@@ -27,7 +27,7 @@ from typing import Any
 from attrs import frozen
 
 from .compress import ZlibCompressor, default_compressor, get_compressor
-from .errors import ConfigurationError
+from .errors import ConfigurationError, MissingExtra
 from .limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .stages.chunk import csv_records
 from .stages.discover import register
@@ -117,8 +117,8 @@ def parse_compressor(text: str) -> ZlibCompressor:
         raise ConfigurationError(f"compressor {text!r}: the level must be a number") from None
     try:
         return get_compressor(name, number)
-    except ImportError:
-        raise ConfigurationError(f"compressor {text!r}: {name} is not installed") from None
+    except MissingExtra:
+        raise  # names the package and how to install it
     except ValueError as e:
         raise ConfigurationError(f"compressor {text!r}: {e}") from None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, MissingExtra
 
 __all__ = ["describe_db_error", "require_psycopg", "table_parts"]
 
@@ -43,8 +43,9 @@ def require_psycopg() -> Any:
     try:
         import psycopg  # optional dependency: imported only when used
     except ImportError:
-        raise ConfigurationError(
-            "PostgreSQL support needs psycopg 3: pip install 'pipeline-collector[postgres]'"
+        raise MissingExtra(
+            "PostgreSQL support needs psycopg 3, which is not installed:"
+            " pip install 'pipeline-collector[postgres]'"
         ) from None
     return psycopg
 

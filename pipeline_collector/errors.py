@@ -11,6 +11,15 @@ class ConfigurationError(PipelineError, ValueError):
     """Collectors, windows or settings that cannot be used as given."""
 
 
+class MissingExtra(ConfigurationError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install.
+
+    Raised when the compressor, transport or store that needs it is built,
+    before anything is collected, and still an ``ImportError`` for code that
+    caught that.
+    """
+
+
 class CollectorError(PipelineError):
     """A collector misbehaved: raised, returned or yielded the wrong thing."""
 

@@ -26,11 +26,12 @@ from typing import Any, get_args
 import attrs
 from toolz import pipe
 
+from .arguments import check_effects, check_sizes
 from .bookkeeping import Bookkeeper
 from .compress import default_compressor
 from .errors import ConfigurationError
 from .hooks import ConfigHook, Hooks, amended, check_namer
-from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE, RESERVE
+from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .log import logger
 from .naming import Namer
 from .protocols import Clock, Compressor, Lock, StateStore, Transport
@@ -170,8 +171,8 @@ def gather(
         raise ConfigurationError(f"mode {mode!r} must be one of {get_args(Mode)}")
     require_aware("since", since)
     require_aware("until", until)
-    if max_data_size <= 0 or max_upload_size <= RESERVE * 2:
-        raise ConfigurationError("max_data_size and max_upload_size must be positive and sane")
+    check_sizes(max_data_size, max_upload_size)
+    check_effects(state=state, transport=transport, lock=lock, compressor=compressor)
     if max_in_flight is not None and (
         isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
     ):

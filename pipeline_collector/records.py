@@ -15,6 +15,8 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen
 
+from .units import human_bytes
+
 Format = Literal["json", "csv"]
 Mode = Literal["dry-run", "manual", "scheduled"]
 Status = Literal["ok", "failed", "empty", "skipped"]
@@ -253,7 +255,11 @@ RunStatus = Literal["ok", "partial", "failed", "lock-held", "gated"]
 
 @frozen(kw_only=True)
 class Run:
-    """The report of one ``gather``: what was collected, written and shipped."""
+    """The report of one ``gather``: what was collected, written and shipped.
+
+    ``str(run)`` is a one-line summary fit for a log or a shell; ``repr(run)``
+    and ``attrs.asdict(run)`` keep the full record.
+    """
 
     mode: Mode
     status: RunStatus
@@ -277,3 +283,29 @@ class Run:
     def possible_duplicates(self) -> tuple[Shipment, ...]:
         """Shipments whose rows may reach the destination twice (see ``duplicate_risk``)."""
         return tuple(s for s in self.shipments if s.duplicate_risk is not None)
+
+    def __str__(self) -> str:
+        """How the run ended, in one line; the reason is cut at 200 characters.
+
+        >>> print(Run(mode="manual", status="lock-held", reason="another run holds the lock"))
+        run lock-held (manual): 0 collections, 0 archives, 0 shipped in 0.0s; another run \
+holds the lock
+        """
+        counts: dict[str, int] = {}
+        for c in self.collections:
+            counts[c.status] = counts.get(c.status, 0) + 1
+        by_status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        text = f"run {self.status} ({self.mode}): {len(self.collections)} collections"
+        text += f" ({by_status})" if by_status else ""
+        text += f", {len(self.archives)} archives"
+        if self.mode != "dry-run":
+            sent = sum(s.archive.size for s in self.shipments if s.ok)
+            text += f", {len(self.receipts)} shipped"
+            text += f" ({human_bytes(sent)})" if sent else ""
+            unsent = len(self.shipments) - len(self.receipts)
+            text += f", {unsent} not shipped" if unsent else ""
+        text += f" in {self.elapsed:.1f}s"
+        if self.reason:
+            reason = " ".join(self.reason.split())
+            text += "; " + (reason if len(reason) <= 200 else reason[:199] + "…")
+        return text

@@ -1,8 +1,9 @@
-"""Settings: the command line over the TOML config file, mapped by the declarations.
+"""Settings: the command line, over the environment, over the TOML config file.
 
-Keys are the long option names (``max-data-size`` or ``max_data_size``),
-checked and converted the way the option would be, and secrets are refused:
-they belong in environment variables.
+The config file is ``--config`` or ``PIPELINE_COLLECTOR_CONFIG``.  Its keys
+are the long option names (``max-data-size`` or ``max_data_size``), checked
+and converted the way the option would be, and secrets are refused: they
+belong in environment variables.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .declarations import FILE_COMMAND, Option, options_of
+from .declarations import ENV_CONFIG, FILE_COMMAND, Option, options_of
+from .environment import from_env
 from .exits import UsageError
 from .options import aware, count, parse_size, parse_when, positive_float
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, is_secret_key
@@ -25,17 +27,24 @@ __all__ = ["from_file", "load_config", "settings"]
 _NUMBERS = (parse_size, positive_float, count)
 
 
-def settings(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """The options in force for ``command``: the command line over the config file.
+def settings(
+    args: argparse.Namespace, command: str, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The options in force for ``command``: flags, then ``env``, then the file, then defaults.
 
-    The environment would go between the two, from each option's ``env``.
+    ``env`` is ``os.environ`` unless given; a setting absent from all three
+    is absent here, and the command's own default applies.
     """
+    env = os.environ if env is None else env
     parsed = vars(args)
     given = {o.dest: parsed[o.dest] for o in options_of(command) if o.dest in parsed}
     path = given.pop("config", None)
-    if path is None:
-        return given
-    merged = from_file(load_config(path), command, str(path))
+    reads_env = any(o.reads_env(command) for o in options_of(command))
+    if path is None and reads_env:
+        path = env.get(ENV_CONFIG, "").strip() or None
+    merged = {} if path is None else from_file(load_config(path), command, str(path))
+    if reads_env:
+        merged.update(from_env(env, command))
     merged.update({k: v for k, v in given.items() if v is not None})
     return merged
 

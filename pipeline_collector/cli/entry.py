@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from .commands import bench, gather, ingress, inspect, plan, status
 from .exits import EXIT_INTERRUPTED
-from .parser import build_parser
+from .parser import parse_args
 
 __all__ = ["main"]
 
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["ingress"]:  # its options are its own: hand them over unparsed
         return ingress.run(args_list[1:])
-    args = build_parser().parse_args(args_list)
+    args = parse_args(args_list)
     try:
         return _RUN[args.command](args)
     except KeyboardInterrupt:

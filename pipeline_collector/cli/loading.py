@@ -68,7 +68,10 @@ def load_callable(spec: str, option: str) -> Callable[[], bool]:
 def collector_module(o: Mapping[str, Any]) -> tuple[ModuleType, list[str] | None]:
     """The collector module the options name, and the keys of ``--subset`` if any."""
     if not o.get("module"):
-        raise UsageError("name a collector module (MODULE, or module = ... in --config)")
+        raise UsageError(
+            "name a collector module: MODULE, PIPELINE_COLLECTOR_MODULE, or module = ..."
+            " in the config file"
+        )
     module = load_module(o["module"])
     subset = o.get("subset")
     return module, (list(subset) if subset else None)

@@ -2,19 +2,23 @@
 
 Only how the command line reads and what ``--help`` says live here: every
 option comes from ``declarations.OPTIONS``; the work is in ``commands``.
+A bad command line gets the command's one usage line, the error and where
+to read more, not the whole option list.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from ..checks import STATUS_HEADER
-from .declarations import Option, options_of
+from .declarations import ENV_CONFIG, SETTINGS_COMMANDS, Option, options_of
 from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
-__all__ = ["EXIT_CODES", "build_parser"]
+__all__ = ["EXIT_CODES", "ENVIRONMENT", "build_parser", "parse_args"]
 
 EXIT_CODES = f"""\
 exit codes:
@@ -28,6 +32,13 @@ _DESCRIPTION = """\
 Collect a service's analytics with its collector module, cut them into
 size-limited parts, pack them into .tar.gz archives and ship them, keeping
 bookkeeping of what was sent."""
+
+ENVIRONMENT = f"""\
+Every option shown with [env NAME] can also be set by that environment
+variable, and the config file by {ENV_CONFIG}. The command line wins over
+the environment, the environment over the config file, and the config file
+over the defaults. Booleans are 1/0, true/false or yes/no; --subset takes
+KEY,KEY; --header takes one NAME=VALUE per line; an empty variable is unset."""
 
 _MAIN_EPILOG = f"""\
 examples:
@@ -58,7 +69,9 @@ environment, never from options or the config file:
 
 --config FILE.toml holds the same settings by their long option names
 (module = "...", mode = "manual", max-data-size = "50MiB",
-header = {{"User-Agent" = "..."}}); options on the command line win.
+header = {{"User-Agent" = "..."}}).
+
+{ENVIRONMENT}
 
 examples:
   # build the archives and keep them, ship nothing
@@ -94,6 +107,8 @@ examples:
   pipeline-collector plan examples/jobs_collectors.py --state state.json
   pipeline-collector plan examples.jobs_collectors --since 2026-11-20T00:00:00Z --json
   pipeline-collector plan --config collector.toml
+
+{ENVIRONMENT}
 
 {EXIT_CODES}
   (plan exits {EXIT_PARTIAL} when a slicer fails)"""
@@ -145,6 +160,8 @@ examples:
   pipeline-collector status --state sqlite:///state.db --max-lag 2d --json
   pipeline-collector status --config collector.toml --max-lag 36h
 
+{ENVIRONMENT}
+
 exit codes:
   {EXIT_OK}  no key is behind --max-lag (or no --max-lag was given)
   {EXIT_PARTIAL}  a key is behind --max-lag, or failed and never shipped; or the state
@@ -186,17 +203,35 @@ _COMMANDS = {
     ),
 }
 
-# Commands whose options are absent unless given, so that a config file may set them.
-_SETTINGS_COMMANDS = frozenset({"gather", "plan", "status"})
 
 AddArgument = Callable[..., argparse.Action]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, for ``main`` and for documentation."""
+class _Parser(argparse.ArgumentParser):
+    """A parser whose errors are three lines: the usage, the error, where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(
+            EXIT_USAGE,
+            f"{self.prog}: error: {message}\nRun '{self.prog} --help' to see every option.\n",
+        )
+
+
+def _usage(command: str) -> str:
+    """The command's one usage line: its arguments, and [OPTIONS] for the rest."""
+    words = [f"pipeline-collector {command} [OPTIONS]"]
+    for option in options_of(command):
+        if option.kind == "positional":
+            name = option.metavar or option.dest
+            words.append(f"[{name}]" if option.nargs == "?" else f"{name} [{name} ...]")
+    return " ".join(words)
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pipeline-collector",
         description=_DESCRIPTION,
         epilog=_MAIN_EPILOG,
@@ -204,24 +239,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands: dict[str, argparse.ArgumentParser] = {}
     for command, (summary, description, epilog) in _COMMANDS.items():
-        _add_options(
-            sub.add_parser(
-                command,
-                help=summary,
-                description=description,
-                epilog=epilog,
-                formatter_class=_FORMATTER,
-                argument_default=argparse.SUPPRESS if command in _SETTINGS_COMMANDS else None,
-            ),
+        commands[command] = sub.add_parser(
             command,
+            help=summary,
+            usage=_usage(command),
+            description=description,
+            epilog=epilog,
+            formatter_class=_FORMATTER,
+            argument_default=argparse.SUPPRESS if command in SETTINGS_COMMANDS else None,
         )
+        _add_options(commands[command], command)
     sub.add_parser(
         "ingress",
         help="run a local ingress that accepts uploads like the cloud's (see ingress --help)",
         add_help=False,
     )
-    return parser
+    return parser, commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, for ``main`` and for documentation."""
+    return _build()[0]
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line; a bad one ends with the command's short usage (exit 2)."""
+    parser, commands = _build()
+    args, extra = parser.parse_known_args(list(argv))
+    if extra:
+        commands[args.command].error("unrecognized arguments: " + " ".join(extra))
+    return args
 
 
 def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
@@ -232,12 +281,13 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
             continue  # never on a command line
         if option.group not in sections:
             sections[option.group] = parser.add_argument_group(option.group).add_argument
-        _add(sections[option.group], option)
+        _add(sections[option.group], option, command)
 
 
-def _add(add_argument: AddArgument, option: Option) -> None:
-    """One declared option, in argparse's words."""
-    settings: dict[str, object] = {"help": option.help, "default": option.default}
+def _add(add_argument: AddArgument, option: Option, command: str) -> None:
+    """One declared option, in argparse's words, with its variable in its help."""
+    shown = f"{option.help} [env {option.env}]" if option.reads_env(command) else option.help
+    settings: dict[str, object] = {"help": shown, "default": option.default}
     if option.kind in ("flag", "count"):
         settings["action"] = "store_true" if option.flag else "count"
     else:

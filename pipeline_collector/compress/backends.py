@@ -14,6 +14,7 @@ from typing import Any
 
 from attrs import frozen
 
+from ..errors import MissingExtra
 from ..protocols import Deflater
 
 __all__ = ["ZlibCompressor", "available", "default_compressor", "deflate_bound", "get_compressor"]
@@ -25,12 +26,25 @@ _BACKENDS = {
     "isal": "isal.isal_zlib",
     "zlib": "zlib",
 }
+# What to install when a backend's module is missing.
+_INSTALL = {"zlib-ng": "pip install zlib-ng", "isal": "pip install 'pipeline-collector[isal]'"}
 _MAX_LEVEL = {"zlib-ng": 9, "isal": 3, "zlib": 9}
 _DEFAULT_LEVEL = {"zlib-ng": 6, "isal": 2, "zlib": 6}
 
 
 def _module(name: str) -> Any:
     return importlib.import_module(_BACKENDS[name])
+
+
+def _require(name: str) -> None:
+    """Import the backend now, so a missing one stops the caller before any run."""
+    try:
+        _module(name)
+    except ImportError:
+        raise MissingExtra(
+            f"compressor {name!r} needs the {name} package, which is not installed:"
+            f" {_INSTALL.get(name, 'pip install ' + name)}"
+        ) from None
 
 
 def available() -> tuple[str, ...]:
@@ -58,6 +72,7 @@ class ZlibCompressor:
         top = _MAX_LEVEL[self.name]
         if not 0 <= self.level <= top:
             raise ValueError(f"compressor {self.name!r} takes levels 0..{top}, not {self.level}")
+        _require(self.name)
 
     def deflater(self, zdict: bytes = b"") -> Deflater:
         """A raw deflate stream; ``zdict``, the data that precedes it, primes its window.
@@ -88,7 +103,6 @@ def get_compressor(name: str, level: int | None = None) -> ZlibCompressor:
     """
     if name not in _BACKENDS:
         raise ValueError(f"unknown compressor {name!r}; known: {sorted(_BACKENDS)}")
-    _module(name)  # raise ImportError now, not in the middle of a run
     return ZlibCompressor(name, _DEFAULT_LEVEL[name] if level is None else level)
 
 

@@ -2,18 +2,22 @@
 
 Also reached as ``pipeline-collector ingress``, which hands its arguments
 here unchanged.  It prints the URLs it serves and runs until interrupted
-(SIGINT or SIGTERM), then exits 0; a bad combination of options exits 2.
+(SIGINT or SIGTERM), then exits 0; a bad combination of options, a port
+in use or an unreadable certificate exits 2 with one line, before the
+folder for uploads is made.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from .server import DEFAULT_SERVICES, IngressServer
 
@@ -42,7 +46,7 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m pipeline_collector.ingress",
         description=(
             "Run a local ingress that accepts analytics uploads the way the cloud\n"
@@ -94,31 +98,64 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors in three lines: the usage, the error, where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            2,
+            f"usage: {self.prog} [OPTIONS]\n{self.prog}: error: {message}\n"
+            f"Run '{self.prog} --help' to see every option.\n",
+        )
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"ingress: {message}\n")
+    return 2
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server's TLS context, if asked for; ``OSError``/``SSLError`` when a file is bad."""
+    if not args.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.client_ca:
+        context.load_verify_locations(args.client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ingress from the command line until interrupted."""
     args = _parser().parse_args(argv)
-    context: ssl.SSLContext | None = None
-    if args.tls_cert:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-        if args.client_ca:
-            context.load_verify_locations(args.client_ca)
-            context.verify_mode = ssl.CERT_REQUIRED
-    elif args.client_ca:
-        print("--client-ca needs --tls-cert", file=sys.stderr)
-        return 2
-    server = IngressServer(
-        args.dir,
-        host=args.host,
-        port=args.port,
-        ssl_context=context,
-        services=args.services or DEFAULT_SERVICES,
-        max_body=args.max_body,
-        basic=args.basic,
-        clients=dict(args.client or ()),
-        require_identity=args.require_identity,
-        token_lifetime=args.token_lifetime,
-    )
+    if args.client_ca and not args.tls_cert:
+        return _fail("--client-ca needs --tls-cert")
+    try:
+        context = _tls(args)
+    except (OSError, ssl.SSLError) as e:
+        return _fail(f"cannot load the TLS certificate or key: {e.strerror or e}")
+    try:
+        server = IngressServer(
+            args.dir,
+            host=args.host,
+            port=args.port,
+            ssl_context=context,
+            services=args.services or DEFAULT_SERVICES,
+            max_body=args.max_body,
+            basic=args.basic,
+            clients=dict(args.client or ()),
+            require_identity=args.require_identity,
+            token_lifetime=args.token_lifetime,
+        )
+    except OSError as e:
+        where = f"{args.host}:{args.port}"
+        if e.errno == errno.EADDRINUSE:
+            return _fail(
+                f"cannot listen on {where}: the port is in use;"
+                " choose another --port (0 takes a free one)"
+            )
+        return _fail(f"cannot listen on {where} or write to {args.dir}: {e.strerror or e}")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

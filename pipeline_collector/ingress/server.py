@@ -63,7 +63,6 @@ class IngressServer:
         token_path: str = TOKEN_PATH,
     ) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.services = frozenset(s.lower() for s in services)
         self.max_body = max_body
         self.basic = basic
@@ -75,7 +74,13 @@ class IngressServer:
         self.scheme = "https" if ssl_context is not None else "http"
         self._host = host
         self._books = Books()
+        # Bind first: a port in use must leave no folder behind.
         self._httpd = HTTPServer((host, port), self, self._books, ssl_context)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            self._httpd.server_close()
+            raise
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:

@@ -37,6 +37,8 @@ _FIELDS = (
     "none_is_empty",
     "dynamic_columns",
 )
+# The keywords every collector is called with (stages.collect).
+CALL_KEYWORDS = ("since", "until", "full_path", "max_data_size", "collection_type")
 # Members every archive has of its own: no collector may produce one of these names.
 RESERVED = frozenset({"config", "manifest", "data_collection_status"})
 
@@ -156,6 +158,7 @@ def read(func: Callable[..., Any], *, as_config: bool | None = None) -> Collecto
     group = get("shipping_group") or "default"
     if not isinstance(group, str):
         raise ConfigurationError(f"collector {key!r}: shipping_group {group!r} must be a string")
+    check_signature(func, key)
     return Collector(
         key=key,
         version=version,
@@ -169,6 +172,40 @@ def read(func: Callable[..., Any], *, as_config: bool | None = None) -> Collecto
         none_is_empty=bool(get("none_is_empty", False)),
         dynamic_columns=bool(get("dynamic_columns", False)),
     )
+
+
+def check_signature(func: Callable[..., Any], key: str) -> None:
+    """``func`` can be called with the ``CALL_KEYWORDS``; else say so now, not mid-run.
+
+    >>> def jobs(since, until): ...
+    >>> check_signature(jobs, "jobs")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.ConfigurationError: collector 'jobs' (jobs) does not take full_path...
+    """
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): trust it
+        return
+    name = getattr(func, "__name__", key)
+    label = f"collector {key!r} ({getattr(func, '__qualname__', name)})"
+    by_keyword = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        missing = [k for k in CALL_KEYWORDS if k not in by_keyword]
+        if missing:
+            raise ConfigurationError(
+                f"{label} does not take {', '.join(missing)}, which every collector is called"
+                f" with; add **kwargs: def {name}(since, until, **kwargs)"
+            )
+    for p in params:
+        never_passed = p.kind is p.POSITIONAL_ONLY or (
+            p.name not in CALL_KEYWORDS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        )
+        if never_passed and p.default is p.empty:
+            raise ConfigurationError(
+                f"{label} requires {p.name!r}, which the pipeline never passes (it calls"
+                f" collectors with the keywords {', '.join(CALL_KEYWORDS)}); give it a default"
+            )
 
 
 def _version(key: object, value: object) -> str:

@@ -1,7 +1,8 @@
 """Ship archives to an S3 bucket (or any S3-compatible store).
 
-boto3 is optional (``pip install 'pipeline-collector[s3]'``) and imported
-only when a client is first needed, so this module always imports.
+boto3 is optional (``pip install 'pipeline-collector[s3]'``): this module
+always imports, and a transport without boto3 is refused when it is built,
+before any run collects.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from ..errors import ConfigurationError, ShipError
+from ..errors import ConfigurationError, MissingExtra, ShipError
 from ..log import logger
 from ..naming import ArchiveInfo, Layout, flat, layout_path
 from ..records import Archive, Receipt
@@ -32,8 +33,8 @@ def _boto3() -> Any:
     try:
         import boto3
     except ImportError:
-        raise ConfigurationError(
-            "S3Transport needs boto3: pip install 'pipeline-collector[s3]'"
+        raise MissingExtra(
+            "S3Transport needs boto3, which is not installed: pip install 'pipeline-collector[s3]'"
         ) from None
     return boto3
 
@@ -102,6 +103,8 @@ class S3Transport:
             raise ConfigurationError("give both access_key_id and secret_access_key, or neither")
         if self.max_attempts < 1:
             raise ConfigurationError("max_attempts must be at least 1")
+        if self.client is None:
+            _boto3()  # a missing extra is found now, not at the first upload
 
     def key_for(self, archive: Archive) -> str:
         """The object key an archive is stored under: the prefix, then its ``layout`` path."""

@@ -32,7 +32,7 @@ def run_command(
     env = os.environ
     redactor = redactor_from_env(env, SECRET_ENV)
     try:
-        o = settings(args, command)
+        o = settings(args, command, env)
     except UsageError as e:
         return make_console({}, redactor).error(str(e), EXIT_USAGE)
     console = make_console(o, redactor, quiet=quiet)
