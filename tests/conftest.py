@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +18,11 @@ from support import pgserver
 # Collector modules loaded by the migration tests with their imports rewritten,
 # not test modules: their doctest collection would import them as they are.
 collect_ignore = ["oldstyle"]
+
+# Default lock files live in a folder of this run's own (subprocesses inherit
+# it), so two test runs on one machine never hold each other's default lock.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="pipeline-collector-tests-")
+atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
