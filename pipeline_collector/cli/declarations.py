@@ -141,8 +141,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         kind="positional",
         nargs="?",
         metavar="MODULE",
-        help="collector module: an import path (examples.jobs_collectors) or a file"
-        " (examples/jobs_collectors.py)",
+        help="collector module: an import path (mypackage.collectors) or a file (mycollectors.py)",
     ),
     Option(
         name="module",
