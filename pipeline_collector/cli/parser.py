@@ -10,15 +10,12 @@ import argparse
 from collections.abc import Callable
 
 from ..checks import STATUS_HEADER
+from ..links import DOCS
 from .declarations import Option, options_of
 from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
-__all__ = ["DOCS", "EXIT_CODES", "HOME", "build_parser"]
-
-# Where a reader of --help finds the project and its documentation, from any install.
-HOME = "https://github.com/pipeline-collector/pipeline-collector"
-DOCS = f"{HOME}/tree/main/docs"
+__all__ = ["EXIT_CODES", "build_parser"]
 
 EXIT_CODES = f"""\
 exit codes:

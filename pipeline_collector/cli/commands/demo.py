@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ...demo import Demo, run_demo
 from ...errors import ConfigurationError, PipelineError
+from ...links import source
 from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from ..parser import HOME
 
 __all__ = ["DEFAULT_DIR", "build_parser", "run"]
 
@@ -44,7 +44,7 @@ exit codes:
   {EXIT_LOCK_HELD}  another demo run holds the lock of --dir
 
 Its collectors are the module pipeline_collector.demo.collectors, also at
-  {HOME}/blob/main/pipeline_collector/demo/collectors.py"""
+  {source("pipeline_collector/demo/collectors.py")}"""
 
 
 def build_parser() -> argparse.ArgumentParser:
