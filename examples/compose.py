@@ -9,7 +9,6 @@ say a filter that drops collections, or a transport chosen per archive.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from datetime import datetime, timezone
 from functools import partial
@@ -17,13 +16,9 @@ from pathlib import Path
 
 from toolz import curried, pipe
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import jobs_collectors  # noqa: E402
-import quickstart  # noqa: E402
-
-import pipeline_collector as pc  # noqa: E402
-from pipeline_collector.stages.plan import config_task  # noqa: E402
+import pipeline_collector as pc
+from pipeline_collector.demo import grow, jobs_collectors
+from pipeline_collector.stages.plan import config_task
 
 LIMIT = 1 * 2**20  # bytes of CSV per part
 UPLOAD = 100 * 2**20  # compressed bytes per archive
@@ -35,12 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="examples/out-composed")
     args = parser.parse_args(argv)
     now = datetime.now(timezone.utc)
-    quickstart.grow(Path(args.database), now)
-    jobs_collectors.DATABASE = args.database
+    grow(Path(args.database), now)
     work = Path(tempfile.mkdtemp(prefix="compose-"))
     transport = pc.DirectoryTransport(args.out)
 
-    plan = pc.plan(pc.discover(jobs_collectors), pc.State(), now=now)
+    plan = pc.plan(pc.discover(jobs_collectors(args.database)), pc.State(), now=now)
     collect = partial(
         pc.collect, workdir=work, max_data_size=LIMIT, collection_type="manual", clock=lambda: now
     )

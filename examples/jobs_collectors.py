@@ -1,75 +1,21 @@
-"""Collectors of a small job-running service whose data lives in SQLite.
+"""The demo's collectors as a module the command line can load.
 
-Two JSON summaries and a job-events table sliced by day, written the way a
-service writes them: plain functions registered with ``pc.register``.
-``DATABASE`` says which SQLite file they read (``examples/quickstart.py`` sets it).
+Two JSON summaries and a job-events table sliced by day, read from SQLite;
+they are written in ``pipeline_collector/demo/collectors.py`` and made here
+for the file named by ``JOBS_DATABASE`` (by default the one
+``examples/quickstart.py`` builds), so that
+
+    pipeline-collector gather examples/jobs_collectors.py --workdir /tmp/out
+
+runs them.  A service's own module defines its collectors at module level.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
 
-import pipeline_collector as pc
+from pipeline_collector.demo import jobs_collectors
 
 DATABASE = os.environ.get("JOBS_DATABASE", "examples/data/jobs.sqlite3")
 
-
-def _connect() -> sqlite3.Connection:
-    return sqlite3.connect(DATABASE)
-
-
-def _ts(value: datetime) -> str:
-    return value.isoformat()
-
-
-@pc.register("config", "1.0", config=True, description="service settings and version")
-def config(**kwargs: Any) -> dict[str, Any]:
-    with _connect() as db:
-        hosts = db.execute("SELECT count(DISTINCT host) FROM job_events").fetchone()[0]
-    return {"service": "jobs-example", "version": "1.4.2", "hosts": hosts}
-
-
-@pc.register("job_summary", "1.0", description="jobs by status in the window")
-def job_summary(since: datetime, until: datetime, **kwargs: Any) -> dict[str, int]:
-    with _connect() as db:
-        rows = db.execute(
-            "SELECT status, count(*) FROM jobs WHERE finished >= ? AND finished < ?"
-            " GROUP BY status",
-            (_ts(since), _ts(until)),
-        ).fetchall()
-    return dict(rows)
-
-
-@pc.register("host_counts", "1.0", description="events per host in the window")
-def host_counts(since: datetime, until: datetime, **kwargs: Any) -> dict[str, int]:
-    with _connect() as db:
-        rows = db.execute(
-            "SELECT host, count(*) FROM job_events WHERE created >= ? AND created < ?"
-            " GROUP BY host ORDER BY host",
-            (_ts(since), _ts(until)),
-        ).fetchall()
-    return dict(rows)
-
-
-@pc.register(
-    "job_events",
-    "1.1",
-    format="csv",
-    fnc_slicing=pc.slicers.daily,
-    description="job events, one CSV part per day",
-)
-def job_events(since: datetime, until: datetime, **kwargs: Any) -> Iterator[str]:
-    db = _connect()
-    try:
-        cursor = db.execute(
-            "SELECT id, job_id, created, host, event, stdout FROM job_events"
-            " WHERE created >= ? AND created < ? ORDER BY id",
-            (_ts(since), _ts(until)),
-        )
-        yield from pc.csv_lines([d[0] for d in cursor.description], cursor)
-    finally:
-        db.close()
+config, job_summary, host_counts, job_events = jobs_collectors(DATABASE)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import structlog
 from support import pgserver
+
+from pipeline_collector.demo import grow
 
 # Collector modules loaded by the migration tests with their imports rewritten,
 # not test modules: their doctest collection would import them as they are.
@@ -57,21 +58,9 @@ def postgres_dsn() -> Iterator[str]:
         server.stop()
 
 
-def _grow() -> Callable[[Path, datetime], object]:
-    """The example's function that fills a jobs database."""
-    spec = importlib.util.spec_from_file_location(
-        "_cli_quickstart", Path(__file__).resolve().parents[1] / "examples/quickstart.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    grow: Callable[[Path, datetime], object] = module.grow
-    return grow
-
-
 @pytest.fixture(scope="session")
 def jobs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database of ten days of job events, up to now."""
     path = tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"
-    _grow()(path, datetime.now(timezone.utc))
+    grow(path, datetime.now(timezone.utc))
     return path

@@ -17,7 +17,7 @@ def run_example(tmp_path: Path) -> str:
         [
             sys.executable,
             str(ROOT / "examples" / "quickstart.py"),
-            "--out",
+            "--dir",
             str(tmp_path / "out"),
             "--database",
             str(tmp_path / "jobs.sqlite3"),

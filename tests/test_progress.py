@@ -23,6 +23,7 @@ from structlog.testing import capture_logs
 import pipeline_collector as pc
 from pipeline_collector.cli.progress import Progress, Screen
 from pipeline_collector.cli.report import report_table, summary_line
+from pipeline_collector.demo import grow
 from pipeline_collector.testing import FakeTransport, MemoryStore
 from pipeline_collector.units import human_bytes
 
@@ -43,18 +44,15 @@ def _load(path: Path, name: str) -> ModuleType:
 def jobs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database of ten days of job events, up to now."""
     path = tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"
-    _load(ROOT / "examples/quickstart.py", "_progress_quickstart").grow(
-        path, datetime.now(timezone.utc)
-    )
+    grow(path, datetime.now(timezone.utc))
     return path
 
 
 @pytest.fixture
-def jobs(jobs_db: Path) -> ModuleType:
+def jobs(jobs_db: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The example collector module, reading the test database."""
-    module = _load(ROOT / EXAMPLE, "_progress_jobs_collectors")
-    setattr(module, "DATABASE", str(jobs_db))
-    return module
+    monkeypatch.setenv("JOBS_DATABASE", str(jobs_db))
+    return _load(ROOT / EXAMPLE, "_progress_jobs_collectors")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -94,6 +94,7 @@ SURFACE = {
     "pipeline_collector.status": ["KeyStatus", "Report", "keys_of", "report_json", "status"],
     "pipeline_collector.metrics": ["FAMILIES", "figures", "prometheus_text", "write_metrics_file"],
     "pipeline_collector.otel": ["INSTRUMENTS", "SCOPE", "record"],
+    "pipeline_collector.demo": ["Demo", "grow", "jobs_collectors", "run_demo"],
 }
 
 # Modules, importable as modules (never shadowed by a function of the same name).
@@ -110,6 +111,8 @@ MODULES = [
     "pipeline_collector.cli", "pipeline_collector.stages.guard", "pipeline_collector.status",
     "pipeline_collector.metrics", "pipeline_collector.schemas", "pipeline_collector.health",
     "pipeline_collector.otel", "pipeline_collector.relay",
+    "pipeline_collector.demo", "pipeline_collector.demo.collectors",
+    "pipeline_collector.demo.database", "pipeline_collector.demo.runner",
 ]
 # fmt: on
 

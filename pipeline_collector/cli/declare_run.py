@@ -33,8 +33,7 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
         nargs="?",
         metavar="MODULE",
         env=ENV_PREFIX + "MODULE",
-        help="collector module: an import path (examples.jobs_collectors) or a file"
-        " (examples/jobs_collectors.py)",
+        help="collector module: an import path (mypackage.collectors) or a file (mycollectors.py)",
     ),
     Option(
         name="module",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .commands import bench, gather, ingress, inspect, plan, status
+from .commands import bench, demo, gather, ingress, inspect, plan, status
 from .exits import EXIT_INTERRUPTED
 from .parser import parse_args
 
@@ -19,15 +19,20 @@ _RUN: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": bench.run,
     "status": status.run,
 }
+# Commands whose options are their own: the rest of the command line is handed over unparsed.
+_OWN_OPTIONS: dict[str, Callable[[Sequence[str]], int]] = {
+    "ingress": ingress.run,
+    "demo": demo.run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["ingress"]:  # its options are its own: hand them over unparsed
-        return ingress.run(args_list[1:])
-    args = parse_args(args_list)
     try:
+        if args_list[:1] and args_list[0] in _OWN_OPTIONS:
+            return _OWN_OPTIONS[args_list[0]](args_list[1:])
+        args = parse_args(args_list)
         return _RUN[args.command](args)
     except KeyboardInterrupt:
         sys.stderr.write("pipeline-collector: interrupted\n")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ..checks import STATUS_HEADER
+from ..links import DOCS
 from .declarations import ENV_CONFIG, SETTINGS_COMMANDS, Option, options_of
 from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
@@ -42,15 +43,18 @@ KEY,KEY; --header takes one NAME=VALUE per line; an empty variable is unset."""
 
 _MAIN_EPILOG = f"""\
 examples:
-  pipeline-collector plan examples/jobs_collectors.py --state state.json
-  pipeline-collector gather examples/jobs_collectors.py --mode manual \\
+  pipeline-collector demo --dir demo/
+  pipeline-collector plan mycollectors.py --state state.json
+  pipeline-collector gather mycollectors.py --mode manual \\
       --state state.json --dir out/
   pipeline-collector inspect out/data/2026/11/27/*.tar.gz
   pipeline-collector status --state state.json --max-lag 2d
   pipeline-collector ingress --port 8080 --dir received/
   pipeline-collector bench --csv job_events.csv --compressor zlib-ng:5,zlib:9
 
-Run 'pipeline-collector COMMAND --help' for a command's options.
+Run 'pipeline-collector COMMAND --help' for a command's options; 'demo' runs
+the pipeline over a database it builds, with nothing else to install. Docs:
+{DOCS}
 
 {EXIT_CODES}"""
 
@@ -75,10 +79,10 @@ header = {{"User-Agent" = "..."}}).
 
 examples:
   # build the archives and keep them, ship nothing
-  pipeline-collector gather examples/jobs_collectors.py --workdir /tmp/out
+  pipeline-collector gather mycollectors.py --workdir /tmp/out
 
-  # ship to a folder, keep bookkeeping in a JSON file
-  pipeline-collector gather examples.jobs_collectors --mode manual \\
+  # ship to a folder, keep bookkeeping in a JSON file (an import path works too)
+  pipeline-collector gather mypackage.collectors --mode manual \\
       --state state.json --lock run.lock --dir shipped/
 
   # ship to an ingress with basic auth
@@ -104,8 +108,8 @@ each key), and every collector and slicer window a run would collect, in
 order, with full-sync flags. Slicers are called; collectors are not.
 
 examples:
-  pipeline-collector plan examples/jobs_collectors.py --state state.json
-  pipeline-collector plan examples.jobs_collectors --since 2026-11-20T00:00:00Z --json
+  pipeline-collector plan mycollectors.py --state state.json
+  pipeline-collector plan mypackage.collectors --since 2026-11-20T00:00:00Z --json
   pipeline-collector plan --config collector.toml
 
 {ENVIRONMENT}
@@ -142,7 +146,7 @@ are this machine's as it is: run it on a quiet machine, more than once.
 examples:
   pipeline-collector bench --csv job_events.csv --max-data-size 50MiB \\
       --compressor zlib-ng:5,zlib-ng:6,zlib:9,isal:1
-  pipeline-collector bench examples/jobs_collectors.py --key jobs \\
+  pipeline-collector bench mycollectors.py --key job_events \\
       --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --json
 
 exit codes:
@@ -254,6 +258,12 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     sub.add_parser(
         "ingress",
         help="run a local ingress that accepts uploads like the cloud's (see ingress --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "demo",
+        help="run the pipeline over a demo database it builds; ship to a folder or a local"
+        " ingress (see demo --help)",
         add_help=False,
     )
     return parser, commands

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..links import doc
 from ..positional import positional_slicer
 from ..stages.discover import register
 from .splitter import MAX_DATA_SIZE, CsvFileSplitter
@@ -50,7 +51,7 @@ def __getattr__(name: str) -> Any:
     if name in _REPLACED:
         raise ImportError(
             f"pipeline_collector.compat has no {name}: subclasses of the old {name} are"
-            f" replaced by {_REPLACED[name]}; see docs/migration.md"
+            f" replaced by {_REPLACED[name]}; see {doc('migration.md')}"
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
