@@ -11,8 +11,9 @@ import pytest
 from support import pgserver
 
 # Collector modules loaded by the migration tests with their imports rewritten,
-# not test modules: their doctest collection would import them as they are.
-collect_ignore = ["oldstyle"]
+# not test modules: their doctest collection would import them as they are; and
+# the test Django project, which only runs as its own process.
+collect_ignore = ["oldstyle", "djangoproject"]
 
 
 @pytest.fixture(scope="session")
