@@ -782,7 +782,7 @@ class TestGuideExample:
             "task_counts": until.isoformat(),
             "tasks_table": until.isoformat(),
         }
-        assert after.SettingsStore(settings).load().last_gather == until
+        assert after.store(settings).load().last_gather == until
 
     def test_dry_run_keeps_the_archive_and_sends_nothing(self, service: dict[str, Any]) -> None:
         """A dry run writes the archive in the work folder and leaves settings alone."""
