@@ -137,9 +137,7 @@ class SettingsStore:
             if self.extra_key is None
             else _extra(self._read(self.extra_key), self.extra_key),
         )
-        log.debug(
-            "state.loaded", store="settings", key=self.entries_key, entries=len(state.entries)
-        )
+        log.debug("state.loaded", store="settings", entries=len(state.entries))
         return state
 
     def save(self, state: State) -> None:
