@@ -8,6 +8,7 @@ ingress, and the archives are opened and read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -19,7 +20,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -108,8 +108,8 @@ def task_ids(archive: dict[str, str]) -> list[int]:
     return [int(row["id"]) for row in csv.DictReader(io.StringIO(archive["./tasks_table.csv"]))]
 
 
-@pytest.fixture
-def holder(site: Site) -> Iterator[subprocess.Popen[str]]:
+@contextlib.contextmanager
+def holding(site: Site) -> Iterator[subprocess.Popen[str]]:
     """Another process of the service, holding the run lock on its Django connection."""
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, site.lock],
@@ -124,7 +124,7 @@ def holder(site: Site) -> Iterator[subprocess.Popen[str]]:
         assert proc.stdout.readline().strip() == "held"
         yield proc
     finally:
-        proc.stdin.close()
+        proc.stdin.close()  # the process ends, and with its session the lock
         proc.wait(60)
 
 
@@ -212,30 +212,15 @@ class TestShip:
 
 
 class TestLock:
-    def test_second_process_is_excluded(self, site: Site, holder: Any) -> None:
+    def test_second_process_is_excluded(self, site: Site) -> None:
         """While another process holds the lock on its Django connection, --ship exits 3 and
-        ships nothing."""
-        result = site.manage("--ship")
-        assert result.returncode == 3, result.stderr
-        assert "lock" in result.stderr
-        assert site.archives() == []
-        assert site.state() == State()
-
-    def test_runs_once_the_holder_is_gone(self, site: Site) -> None:
-        """The lock is free once the holding process ends: the next --ship runs."""
-        proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, site.lock],
-            cwd=PROJECT,
-            env=site.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline().strip() == "held"
-        assert site.manage("--ship").returncode == 3
-        proc.stdin.close()
-        proc.wait(60)
+        ships nothing; once that process is gone the next --ship runs."""
+        with holding(site):
+            result = site.manage("--ship")
+            assert result.returncode == 3, result.stderr
+            assert "another run holds the lock" in result.stderr
+            assert site.archives() == []
+            assert site.state() == State()
         assert site.manage("--ship").returncode == 0
         assert len(site.archives()) == 1
 
