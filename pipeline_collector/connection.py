@@ -87,6 +87,18 @@ def _is_django(obj: object) -> bool:
     return all(hasattr(obj, a) for a in ("in_atomic_block", "ensure_connection", "alias", "vendor"))
 
 
+def _django_owner(obj: object) -> Any:
+    """The Django connection (of this thread) whose driver connection ``obj`` is, if any."""
+    db = sys.modules.get("django.db")
+    if db is None:
+        return None
+    try:
+        wrappers = db.connections.all(initialized_only=True)
+    except Exception:  # settings not configured: no Django connection can own it
+        return None
+    return next((w for w in wrappers if getattr(w, "connection", None) is obj), None)
+
+
 def _driver(obj: object) -> str | None:
     """``"psycopg"`` or ``"psycopg2"`` for a connection of that driver; else ``None``."""
     # A connection of a driver means the driver is imported: never import one here.
@@ -120,7 +132,10 @@ def session_of(obj: object, where: str, *, dbapi: bool = False) -> Session:
         return _DjangoSession(obj)
     driver = _driver(obj)
     if driver is not None:
-        return _DriverSession(obj, driver)
+        # Django's own driver connection (``connection.connection``) goes through
+        # Django, whose atomic block it cannot see from the driver's side.
+        owner = _django_owner(obj)
+        return _DriverSession(obj, driver) if owner is None else _DjangoSession(owner)
     if dbapi and callable(getattr(obj, "cursor", None)):
         return _DbApiSession(obj)
     also = ", any DB-API connection with a cursor()" if dbapi else ""

@@ -103,6 +103,24 @@ class TestDjango:
         assert elsewhere(postgres_dsn, table) == State()
         assert usable(django_connection)
 
+    def test_djangos_driver_connection_joins_the_block(
+        self, django_connection: Any, postgres_dsn: str, table: str, name: str
+    ) -> None:
+        """connection.connection (Django's psycopg connection) inside atomic() is Django's:
+        the save is undone by the block's rollback, though nothing ran in it before."""
+        from django.db import transaction
+
+        django_connection.ensure_connection()
+        with pytest.raises(Rollback), transaction.atomic():
+            raw = django_connection.connection
+            PostgresStore(raw, table=table).save(STATE)
+            with PostgresAdvisoryLock(raw, name).acquire() as got:
+                assert got
+            assert elsewhere(postgres_dsn, table) == State()
+            raise Rollback
+        assert elsewhere(postgres_dsn, table) == State()
+        assert usable(django_connection)
+
     def test_outer_commit_keeps_the_save(
         self, django_connection: Any, postgres_dsn: str, table: str
     ) -> None:
