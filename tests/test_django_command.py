@@ -163,11 +163,16 @@ class TestDryRun:
 
 
 class TestShip:
-    def test_ships_to_the_folder_and_saves_state(self, site: Site) -> None:
-        """--ship sends one archive with every row and saves both entries and last_gather."""
-        result = site.manage("--ship")
+    def test_ships_to_the_folder_and_saves_state(self, site: Site, tmp_path: Path) -> None:
+        """--ship sends one archive with every row and saves both entries and last_gather;
+        --report-json writes the run's report."""
+        report = tmp_path / "report.json"
+        result = site.manage("--ship", "--report-json", str(report))
         assert result.returncode == 0, result.stderr
         assert "1 shipped" in result.stdout
+        written = json.loads(report.read_text())
+        assert (written["status"], written["mode"], written["exit_code"]) == ("ok", "manual", 0)
+        assert [s["ok"] for s in written["shipments"]] == [True]
         (shipped,) = site.archives()
         assert shipped.name.startswith("testsite-")
         assert task_ids(members(shipped)) == [1, 2, 3, 4, 5]

@@ -20,7 +20,7 @@ log = logger("lock")
 
 
 class DBConnection(Protocol):
-    """Protocol: a DB-API connection with ``%s`` parameters (psycopg 3 or 2)."""
+    """Protocol: a DB-API connection with ``%s`` parameters (Django's, psycopg 3's or 2's)."""
 
     def cursor(self) -> Any: ...
 
