@@ -17,8 +17,9 @@ from support import pgserver
 from pipeline_collector.demo import grow
 
 # Collector modules loaded by the migration tests with their imports rewritten,
-# not test modules: their doctest collection would import them as they are.
-collect_ignore = ["oldstyle"]
+# not test modules: their doctest collection would import them as they are; and
+# the test Django project, which only runs as its own process.
+collect_ignore = ["oldstyle", "djangoproject"]
 
 # Default lock files live in a folder of this run's own (subprocesses inherit
 # it), so two test runs on one machine never hold each other's default lock.

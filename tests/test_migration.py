@@ -30,6 +30,7 @@ from typing import Any
 import psycopg
 import pytest
 import trustme
+from support import django_env
 
 from pipeline_collector import gather
 from pipeline_collector.records import Archive, Run, State
@@ -74,10 +75,7 @@ def load(name: str, *, old: bool = False) -> types.ModuleType:
 
 def _old_library() -> Any:
     """insights_analytics_collector (untyped), imported once Django's settings are configured."""
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(USE_TZ=True)
+    django_env.configure()
     import insights_analytics_collector
 
     return insights_analytics_collector
@@ -784,7 +782,7 @@ class TestGuideExample:
             "task_counts": until.isoformat(),
             "tasks_table": until.isoformat(),
         }
-        assert after.SettingsStore(settings).load().last_gather == until
+        assert after.store(settings).load().last_gather == until
 
     def test_dry_run_keeps_the_archive_and_sends_nothing(self, service: dict[str, Any]) -> None:
         """A dry run writes the archive in the work folder and leaves settings alone."""

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from support import django_env
 
 OLDSTYLE = Path(__file__).resolve().parent / "oldstyle"
 INSTALL_UUID = "36e809d0-b1ae-4b99-9011-2fa3a3eb196e"
@@ -56,10 +57,7 @@ def exec_module(name: str, path: Path, *, old: bool) -> types.ModuleType:
 def load(*, old: bool, connection: Any) -> types.ModuleType:
     """The splitter module (as ``mu_csv_file_splitter``) and the collectors, for either library."""
     if old:
-        from django.conf import settings
-
-        if not settings.configured:
-            settings.configure(USE_TZ=True)
+        django_env.configure()
     sys.modules["mu_csv_file_splitter"] = exec_module(
         "mu_csv_file_splitter", OLDSTYLE / "mu_splitter.py", old=old
     )

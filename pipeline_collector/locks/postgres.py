@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from ..db import describe_db_error, require_psycopg
+from ..connection import Session, SessionError, describe, opened, session_of
+from ..db import require_psycopg
 from ..errors import ConfigurationError, LockError
 from ..log import logger
 from .keys import LOCK_KEYS, Scheme
@@ -19,7 +20,7 @@ log = logger("lock")
 
 
 class DBConnection(Protocol):
-    """Protocol: a DB-API connection with ``%s`` parameters (psycopg 3 or 2)."""
+    """Protocol: a DB-API connection with ``%s`` parameters (Django's, psycopg 3's or 2's)."""
 
     def cursor(self) -> Any: ...
 
@@ -27,11 +28,16 @@ class DBConnection(Protocol):
 class PostgresAdvisoryLock:
     """A session-level PostgreSQL advisory lock, as the services take today.
 
-    ``connection`` is an open connection, or a callable returning a new one
-    (then the lock opens it for each ``acquire``, in autocommit mode, and
-    closes it afterwards).  The lock lives as long as the session: keep the
-    connection open while the run holds it, and give each run its own
-    session (advisory locks are re-entrant within one).
+    ``connection`` is the service's connection (Django's
+    ``django.db.connection`` or ``connections[alias]``, psycopg2's, psycopg
+    3's, or any DB-API connection with ``%s`` parameters), or a callable
+    returning a new one (then the lock opens it for each ``acquire``, in
+    autocommit mode, and closes it afterwards; a Django connection it returns
+    is left open, Django's to manage).  A connection that was lent is never
+    closed, and a transaction open on it is joined with a savepoint, never
+    committed.  The lock lives as long as the session: keep the connection
+    open while the run holds it, and give each run its own session
+    (advisory locks are re-entrant within one).
 
     ``scheme`` picks how ``name`` becomes the key, so a service excludes the
     runs of the project it replaces: ``sha512`` (insights-analytics-collector,
@@ -56,6 +62,8 @@ class PostgresAdvisoryLock:
             raise ConfigurationError(f"scheme must be one of {', '.join(LOCK_KEYS)}: {scheme!r}")
         if not name:
             raise ConfigurationError("lock name must not be empty")
+        if not callable(connection):
+            session_of(connection, "PostgresAdvisoryLock", dbapi=True)  # fail here, not mid-run
         self._source = connection
         self.name = name
         self.scheme: Scheme = scheme
@@ -93,9 +101,8 @@ class PostgresAdvisoryLock:
     @contextlib.contextmanager
     def acquire(self) -> Iterator[bool]:
         """Try to take the lock (waiting up to ``timeout``); yield whether it was taken."""
-        conn, owned = self._open()
         fields = {"kind": "postgres", "name": self.name, "scheme": self.scheme}
-        try:
+        with self._session() as conn:
             key = self._server_key(conn)
             if not self._take(conn, key):
                 log.info("lock.held", **fields, key=key)
@@ -110,56 +117,38 @@ class PostgresAdvisoryLock:
                     self._release(conn, key)
                 raise
             self._release(conn, key)
-        finally:
-            if owned:
-                with contextlib.suppress(Exception):
-                    conn.close()  # type: ignore[attr-defined]
 
-    def _open(self) -> tuple[DBConnection, bool]:
-        if not callable(self._source):
-            return self._source, False
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
         try:
-            conn = self._source()
-        except Exception as exc:
-            raise LockError(
-                f"advisory lock {self.name!r}: cannot connect: {describe_db_error(exc)}"
-            ) from None
-        with contextlib.suppress(Exception):
-            if not getattr(conn, "autocommit", True):
-                conn.autocommit = True  # type: ignore[attr-defined]
-        return conn, True
+            # A session lock needs no transaction: a connection of our own is autocommit.
+            where = "PostgresAdvisoryLock"
+            with opened(self._source, where, dbapi=True, autocommit=True) as (session, _):
+                yield session
+        except SessionError as exc:
+            raise LockError(f"advisory lock {self.name!r}: {exc}") from None
 
-    def _scalar(self, conn: DBConnection, query: str, params: tuple[Any, ...], what: str) -> Any:
+    def _scalar(self, conn: Session, query: str, params: tuple[Any, ...], what: str) -> Any:
         """Run one statement; wrap any failure in a LockError that names the lock."""
-        # On a psycopg 3 connection outside autocommit, end the transaction we
-        # open so the session does not sit idle in a transaction for the run.
-        info = getattr(conn, "info", None)
-        we_begin = getattr(info, "transaction_status", None) == 0 and not getattr(
-            conn, "autocommit", True
-        )
+        # In the service's transaction a savepoint keeps a failure from
+        # aborting it; on an idle connection nothing is left open afterwards.
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(query, params)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-            if we_begin:
-                conn.commit()  # type: ignore[attr-defined]
+            with conn.atomic():
+                found = conn.rows(query, params)
         except Exception as exc:
             raise LockError(
-                f"advisory lock {self.name!r}: {what} failed: {describe_db_error(exc)}"
+                f"advisory lock {self.name!r}: {what} failed: {describe(exc)}"
             ) from None
-        if row is None:
+        if not found:
             raise LockError(f"advisory lock {self.name!r}: {what} returned no row")
-        return row[0]
+        return found[0][0]
 
-    def _server_key(self, conn: DBConnection) -> int:
+    def _server_key(self, conn: Session) -> int:
         if self.scheme == "hashtext":
             return int(self._scalar(conn, "SELECT hashtext(%s)::bigint", (self.name,), "hashtext"))
         return self.key
 
-    def _take(self, conn: DBConnection, key: int) -> bool:
+    def _take(self, conn: Session, key: int) -> bool:
         query = "SELECT pg_try_advisory_lock(%s::bigint)"
         delays = poll_delays(self.timeout)
         while not self._scalar(conn, query, (key,), "lock"):
@@ -169,7 +158,7 @@ class PostgresAdvisoryLock:
             time.sleep(delay)
         return True
 
-    def _release(self, conn: DBConnection, key: int) -> None:
+    def _release(self, conn: Session, key: int) -> None:
         fields = {"kind": "postgres", "name": self.name, "scheme": self.scheme, "key": key}
         try:
             released = self._scalar(conn, "SELECT pg_advisory_unlock(%s::bigint)", (key,), "unlock")

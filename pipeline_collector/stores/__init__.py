@@ -8,7 +8,8 @@ replaces the whole state at once, so a crash or a concurrent writer never
 leaves half of one state mixed with half of another.
 
 ``codec`` says how a state is written down (datetimes, documents, rows);
-``json_file``, ``sqlite`` and ``postgres`` are the stores.
+``json_file``, ``sqlite`` and ``postgres`` are the stores, and ``settings``
+keeps the state in a service's own settings, as the old library's hooks did.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 from .codec import DEFAULT_TABLE, format_datetime, parse_datetime
 from .json_file import JsonFileStore
 from .postgres import PostgresStore
+from .settings import SettingsStore
 from .sqlite import SqliteStore
 
 __all__ = [
     "DEFAULT_TABLE",
     "JsonFileStore",
     "PostgresStore",
+    "SettingsStore",
     "SqliteStore",
     "format_datetime",
     "parse_datetime",

@@ -1,23 +1,23 @@
-"""A state store in a PostgreSQL table."""
+"""A state store in a PostgreSQL table, on the service's own connection or one of its own."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from ..db import describe_db_error, require_psycopg, table_parts
+from ..connection import Session, SessionError, describe, opened, session_of
+from ..db import require_psycopg, table_parts
 from ..errors import StateError
 from ..log import logger
 from ..records import State
 from .codec import DEFAULT_TABLE, state_from_rows, state_to_rows
 
-if TYPE_CHECKING:
-    import psycopg
-
 __all__ = ["PostgresStore"]
 
 log = logger("state")
+
+T = TypeVar("T")
 
 # "pcst" as a signed 32-bit integer: the first key of the writers' lock.
 _XACT_NAMESPACE = int.from_bytes(b"pcst", "big", signed=True)
@@ -26,33 +26,38 @@ _XACT_NAMESPACE = int.from_bytes(b"pcst", "big", signed=True)
 class PostgresStore:
     """State in a PostgreSQL table, one row per item.
 
-    Takes a psycopg 3 connection, or a callable that returns a new one (the
-    store then closes it after each load or save).  ``save`` replaces every
-    row in one transaction, serialised with other writers by a
-    transaction-scoped advisory lock, so concurrent saves never interleave and
-    a reader sees one whole state.  The table is created on the first save.
-    Connection strings never appear in the repr or in errors.
+    Takes the service's connection (Django's ``django.db.connection`` or
+    ``connections[alias]``, a psycopg2 or a psycopg 3 connection), or a
+    callable that returns a new one (the store then closes it after each
+    load or save; a Django connection it returns is left to Django).
+
+    ``save`` replaces every row at once, serialised with other writers by a
+    transaction-scoped advisory lock, so concurrent saves never interleave
+    and a reader sees one whole state.  Inside a transaction the service has
+    open (a Django ``atomic`` block, a psycopg connection in a transaction)
+    the save is a savepoint of that transaction: it commits nothing, the
+    service's rollback undoes it, and its own failure undoes only itself.
+    On an idle connection it is a transaction of its own, committed.  The
+    table is created on the first save.  Connection strings never appear in
+    the repr or in errors.
     """
 
-    def __init__(
-        self,
-        connection: psycopg.Connection[Any] | Callable[[], psycopg.Connection[Any]],
-        *,
-        table: str = DEFAULT_TABLE,
-    ) -> None:
+    def __init__(self, connection: Any, *, table: str = DEFAULT_TABLE) -> None:
         self._parts = table_parts(table, allow_schema=True)
-        self._pg = require_psycopg()
+        if not callable(connection):
+            session_of(connection, "PostgresStore")  # a wrong kind fails here, not mid-run
         self._source = connection
         self.table = table
+        # Each part is a checked identifier, so quoting it is enough.
+        self._name = ".".join(f'"{p}"' for p in self._parts)
 
     @classmethod
     def from_dsn(cls, dsn: str, *, table: str = DEFAULT_TABLE) -> PostgresStore:
-        """A store that opens its own connection from ``dsn`` for each operation."""
+        """A store that opens its own connection from ``dsn`` (psycopg 3) for each operation."""
         pg = require_psycopg()
 
-        def connect() -> psycopg.Connection[Any]:
-            conn: psycopg.Connection[Any] = pg.connect(dsn)
-            return conn
+        def connect() -> Any:
+            return pg.connect(dsn)
 
         return cls(connect, table=table)
 
@@ -64,57 +69,55 @@ class PostgresStore:
         return f"PostgreSQL table {self.table}"
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        if not callable(self._source):
-            yield self._source
-            return
-        conn = self._source()
+    def _session(self, what: str) -> Iterator[Session]:
+        """The session, every database error said as a ``StateError`` of ``what``."""
         try:
-            yield conn
-        finally:
-            conn.close()
+            with opened(self._source, "PostgresStore") as (session, _owned):
+                try:
+                    yield session
+                except session.errors as exc:
+                    raise StateError(
+                        f"{self._where}: cannot {what} state: {describe(exc)}"
+                    ) from None
+        except SessionError as exc:  # the factory could not connect
+            raise StateError(f"{self._where}: cannot {what} state: {exc}") from None
+
+    def _in_transaction(self, what: str, work: Callable[[Session], T]) -> T:
+        with self._session(what) as session, session.atomic():
+            return work(session)
 
     def load(self) -> State:
         """Read the state; an empty ``State`` when the table does not exist."""
-        sql = self._pg.sql
-        name = sql.Identifier(*self._parts)
-        try:
-            with self._connection() as conn, conn.transaction():
-                found = conn.execute("SELECT to_regclass(%s)", (name.as_string(conn),)).fetchone()
-                if found is None or found[0] is None:
-                    return State()
-                rows = conn.execute(sql.SQL("SELECT key, value FROM {}").format(name)).fetchall()
-        except self._pg.Error as exc:
-            raise StateError(
-                f"{self._where}: cannot load state: {describe_db_error(exc)}"
-            ) from None
+
+        def read(s: Session) -> list[tuple[Any, ...]] | None:
+            found = s.rows("SELECT to_regclass(%s)", (self._name,))
+            if not found or found[0][0] is None:
+                return None
+            return s.rows(f"SELECT key, value FROM {self._name}")  # noqa: S608
+
+        rows = self._in_transaction("load", read)
+        if rows is None:
+            return State()
         state = state_from_rows([(str(k), str(v)) for k, v in rows], self._where)
         log.debug("state.loaded", store="postgres", table=self.table, entries=len(state.entries))
         return state
 
     def save(self, state: State) -> None:
-        """Replace the stored state with ``state`` in one transaction."""
+        """Replace the stored state with ``state``, in the service's transaction or our own."""
         rows = state_to_rows(state)
-        sql = self._pg.sql
-        name = sql.Identifier(*self._parts)
-        try:
-            with self._connection() as conn, conn.transaction():
-                # Two-key form: its own key space, apart from single-key run locks.
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))",
-                    (_XACT_NAMESPACE, self.table),
-                )
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value text NOT NULL)"
-                    ).format(name)
-                )
-                conn.execute(sql.SQL("DELETE FROM {}").format(name))
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        sql.SQL("INSERT INTO {} (key, value) VALUES (%s, %s)").format(name), rows
-                    )
-        except self._pg.Error as exc:
-            raise StateError(
-                f"{self._where}: cannot save state: {describe_db_error(exc)}"
-            ) from None
+
+        def write(s: Session) -> None:
+            # Two-key form: its own key space, apart from single-key run locks.
+            s.rows(
+                "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))",
+                (_XACT_NAMESPACE, self.table),
+            )
+            s.rows(
+                f"CREATE TABLE IF NOT EXISTS {self._name}"
+                " (key text PRIMARY KEY, value text NOT NULL)"
+            )
+            s.rows(f"DELETE FROM {self._name}")  # noqa: S608
+            if rows:
+                s.many(f"INSERT INTO {self._name} (key, value) VALUES (%s, %s)", rows)  # noqa: S608
+
+        self._in_transaction("save", write)

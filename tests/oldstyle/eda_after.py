@@ -8,16 +8,14 @@ collectors module changes only its import line.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from pipeline_collector import Run, State, gather
+from pipeline_collector import Run, gather
 from pipeline_collector.locks import PostgresAdvisoryLock
 from pipeline_collector.records import Mode
-from pipeline_collector.stores import format_datetime, parse_datetime
+from pipeline_collector.stores import SettingsStore
 from pipeline_collector.transports import (
     Auth,
     BasicAuth,
@@ -26,28 +24,6 @@ from pipeline_collector.transports import (
 )
 
 CONTENT_TYPE = "application/vnd.redhat.aap-event-driven-ansible.filename+tgz"
-
-
-class ApplicationSettingsStore:
-    """``AUTOMATION_ANALYTICS_LAST_GATHER`` and ``..._LAST_ENTRIES`` in eda's settings."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-
-    def load(self) -> State:
-        last = self.settings.AUTOMATION_ANALYTICS_LAST_GATHER
-        entries = json.loads(self.settings.AUTOMATION_ANALYTICS_LAST_ENTRIES or "{}")
-        return State(
-            last_gather=parse_datetime(last) if last else None,
-            entries={k: parse_datetime(v) for k, v in entries.items()},
-        )
-
-    def save(self, state: State) -> None:
-        if state.last_gather is not None:
-            self.settings.AUTOMATION_ANALYTICS_LAST_GATHER = format_datetime(state.last_gather)
-        self.settings.AUTOMATION_ANALYTICS_LAST_ENTRIES = json.dumps(
-            {k: format_datetime(v) for k, v in state.entries.items()}
-        )
 
 
 def auth(settings: Any) -> Auth:
@@ -64,19 +40,20 @@ def auth(settings: Any) -> Auth:
 def run_analytics(
     settings: Any,
     collectors: ModuleType,
-    connect: Callable[[], Any],
+    connection: Any,
     *,
     mode: Mode = "scheduled",
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Run:
-    """``aap_eda.analytics.collector.gather``."""
+    """``aap_eda.analytics.collector.gather``; ``connection`` is ``django.db.connection``."""
     return gather(
         collectors,
         mode=mode,
         since=since,
         until=until,
-        state=ApplicationSettingsStore(settings),
+        # AUTOMATION_ANALYTICS_LAST_GATHER and ..._LAST_ENTRIES, read as the old library wrote them.
+        state=SettingsStore.from_django(settings),
         transport=HttpTransport(
             url=settings.INSIGHTS_URL,
             content_type=CONTENT_TYPE,
@@ -84,7 +61,7 @@ def run_analytics(
             verify=settings.INSIGHTS_CERT_PATH,
             headers={"User-Agent": "EDA-metrics-agent"},
         ),
-        lock=PostgresAdvisoryLock(connect, "gather_analytics_lock"),
+        lock=PostgresAdvisoryLock(connection, "gather_analytics_lock"),
         is_shipping_configured=lambda: bool(
             settings.ANALYTICS and settings.INSIGHTS_TRACKING_STATE
         ),

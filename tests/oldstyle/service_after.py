@@ -8,45 +8,24 @@ collector module itself is unchanged apart from its import line.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from pipeline_collector import Run, State, gather
+from pipeline_collector import Run, gather
 from pipeline_collector.locks import PostgresAdvisoryLock
 from pipeline_collector.records import Mode
-from pipeline_collector.stores import format_datetime, parse_datetime
+from pipeline_collector.stores import SettingsStore
 from pipeline_collector.transports import BasicAuth, HttpTransport
 
 CONTENT_TYPE = "application/vnd.redhat.example-service.filename+tgz"
 
 
-class SettingsStore:
-    """Bookkeeping kept in the service's settings, where the old hooks kept it.
-
-    ``load`` replaces ``_last_gathering`` and ``_load_last_gathered_entries``;
-    ``save`` replaces ``_save_last_gather`` and ``_save_last_gathered_entries``.
-    """
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-
-    def load(self) -> State:
-        last = self.settings.ANALYTICS_LAST_GATHER
-        entries = json.loads(self.settings.ANALYTICS_LAST_ENTRIES or "{}")
-        return State(
-            last_gather=parse_datetime(last) if last else None,
-            entries={key: parse_datetime(value) for key, value in entries.items()},
-        )
-
-    def save(self, state: State) -> None:
-        if state.last_gather is not None:
-            self.settings.ANALYTICS_LAST_GATHER = format_datetime(state.last_gather)
-        self.settings.ANALYTICS_LAST_ENTRIES = json.dumps(
-            {key: format_datetime(value) for key, value in state.entries.items()}
-        )
+def store(settings: Any) -> SettingsStore:
+    """The four bookkeeping hooks, where they kept it: two of the service's settings."""
+    return SettingsStore.from_django(
+        settings, last_gather_key="ANALYTICS_LAST_GATHER", entries_key="ANALYTICS_LAST_ENTRIES"
+    )
 
 
 def shipping_configured(settings: Any) -> bool:
@@ -73,20 +52,24 @@ def transport(settings: Any) -> HttpTransport:
 def run_analytics(
     settings: Any,
     collectors: ModuleType,
-    connection: Callable[[], Any],
+    connection: Any,
     *,
     mode: Mode = "scheduled",
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Run:
-    """Gather, pack and ship the service's analytics; return the run's report."""
+    """Gather, pack and ship the service's analytics; return the run's report.
+
+    ``connection`` is the service's own (``django.db.connection``), which the
+    lock uses and leaves open, or a callable that opens a new one.
+    """
     configured = shipping_configured(settings)
     return gather(
         collectors,
         mode=mode,
         since=since,
         until=until,
-        state=SettingsStore(settings),
+        state=store(settings),
         transport=transport(settings) if configured else None,
         lock=PostgresAdvisoryLock(connection, "gather_analytics_lock"),
         is_licensed=lambda: bool(settings.LICENSE_VALID),

@@ -1,0 +1,210 @@
+"""A state store over a service's own settings, where the old library's hooks kept it.
+
+eda-server, AWX and others keep ``last_gather`` and the entries in two
+settings (``AUTOMATION_ANALYTICS_LAST_GATHER`` and
+``AUTOMATION_ANALYTICS_LAST_ENTRIES``): the entries as a JSON string written
+by Django's encoder, ``last_gather`` as an ISO string or a datetime.  This
+store reads what they wrote and writes what they read, so a service moves
+over without a data migration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from ..errors import ConfigurationError, StateError
+from ..log import logger
+from ..records import State
+from .codec import format_datetime, parse_at
+
+__all__ = ["LAST_ENTRIES", "LAST_GATHER", "SettingsStore"]
+
+log = logger("state")
+
+LAST_GATHER = "AUTOMATION_ANALYTICS_LAST_GATHER"
+LAST_ENTRIES = "AUTOMATION_ANALYTICS_LAST_ENTRIES"
+
+Getter = Callable[[str], Any]
+Setter = Callable[[str, Any], None]
+Atomic = Callable[[], contextlib.AbstractContextManager[Any]]
+
+
+class SettingsStore:
+    """State in two (or three) values of the service's settings.
+
+    ``get(key)`` reads a setting (``None`` when unset) and ``set(key, value)``
+    writes one.  ``last_gather`` is read as an ISO string or a datetime and
+    written as ``last_gather_as`` says: ``"iso"`` (eda-server) or
+    ``"datetime"`` (AWX's datetime setting).  The entries are read as a JSON
+    string or a mapping, their values ISO strings (Django's encoder's
+    ``...00.123Z`` included) or datetimes, and written as a JSON string.
+    ``extra_key`` names a setting for the rest of the bookkeeping (the
+    run history and CSV headers); without one it is not kept.
+
+    A save writes the entries first and ``last_gather`` last, inside
+    ``atomic()`` when given (``transaction.atomic`` for settings kept in the
+    database), so a save cut short leaves the entries ahead, never behind.
+    """
+
+    def __init__(
+        self,
+        get: Getter,
+        set: Setter,
+        *,
+        last_gather_key: str = LAST_GATHER,
+        entries_key: str = LAST_ENTRIES,
+        extra_key: str | None = None,
+        last_gather_as: Literal["iso", "datetime"] = "iso",
+        atomic: Atomic | None = None,
+    ) -> None:
+        if last_gather_as not in ("iso", "datetime"):
+            raise ConfigurationError(
+                f"last_gather_as must be 'iso' or 'datetime', not {last_gather_as!r}"
+            )
+        self._get = get
+        self._set = set
+        self.last_gather_key = last_gather_key
+        self.entries_key = entries_key
+        self.extra_key = extra_key
+        self.last_gather_as = last_gather_as
+        self._atomic = atomic
+
+    @classmethod
+    def from_django(
+        cls,
+        settings: Any = None,
+        *,
+        using: str | None = None,
+        last_gather_key: str = LAST_GATHER,
+        entries_key: str = LAST_ENTRIES,
+        extra_key: str | None = None,
+        last_gather_as: Literal["iso", "datetime"] = "iso",
+    ) -> SettingsStore:
+        """Over settings read and written as attributes (``django.conf.settings`` by default).
+
+        A service whose settings live in its database (eda-server's
+        ``application_settings``, AWX's ``settings``) passes that object;
+        ``using`` names the database alias whose ``transaction.atomic`` wraps
+        each save.
+        """
+        if settings is None:
+            from django.conf import settings as django_settings
+
+            settings = django_settings
+        atomic: Atomic | None = None
+        if using is not None:
+            from django.db import transaction
+
+            alias = using
+
+            def atomic() -> contextlib.AbstractContextManager[Any]:
+                block: contextlib.AbstractContextManager[Any] = transaction.atomic(using=alias)
+                return block
+
+        return cls(
+            lambda key: getattr(settings, key, None),
+            lambda key, value: setattr(settings, key, value),
+            last_gather_key=last_gather_key,
+            entries_key=entries_key,
+            extra_key=extra_key,
+            last_gather_as=last_gather_as,
+            atomic=atomic,
+        )
+
+    def __repr__(self) -> str:
+        keys = f"last_gather_key={self.last_gather_key!r}, entries_key={self.entries_key!r}"
+        return f"SettingsStore({keys})"
+
+    def _read(self, key: str) -> Any:
+        try:
+            return self._get(key)
+        except Exception as exc:
+            raise StateError(
+                f"setting {key}: cannot read it: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def load(self) -> State:
+        """Read the state; an empty ``State`` when the settings are unset or empty."""
+        last = self._read(self.last_gather_key)
+        state = State(
+            last_gather=None if last in (None, "") else _at(last, self.last_gather_key),
+            entries=_entries(self._read(self.entries_key), self.entries_key),
+            extra={}
+            if self.extra_key is None
+            else _extra(self._read(self.extra_key), self.extra_key),
+        )
+        log.debug("state.loaded", store="settings", entries=len(state.entries))
+        return state
+
+    def save(self, state: State) -> None:
+        """Write the entries (and extra), then ``last_gather`` when there is one."""
+        entries = json.dumps(
+            {k: format_datetime(v) for k, v in state.entries.items()}, sort_keys=True
+        )
+        writes: list[tuple[str, Any]] = []
+        if self.extra_key is not None:
+            try:
+                writes.append((self.extra_key, json.dumps(dict(state.extra), sort_keys=True)))
+            except (TypeError, ValueError) as exc:
+                raise StateError(f"setting {self.extra_key}: extra is not JSON: {exc}") from None
+        writes.append((self.entries_key, entries))
+        if state.last_gather is not None:
+            format_datetime(state.last_gather)  # refuses a naive one before anything is written
+            value: Any = state.last_gather
+            if self.last_gather_as == "iso":
+                value = format_datetime(state.last_gather)
+            writes.append((self.last_gather_key, value))
+        with self._atomic() if self._atomic is not None else contextlib.nullcontext():
+            for key, value in writes:
+                try:
+                    self._set(key, value)
+                except Exception as exc:
+                    raise StateError(
+                        f"setting {key}: cannot write it: {type(exc).__name__}: {exc}"
+                    ) from None
+
+
+def _at(value: object, key: str) -> datetime:
+    """A stored datetime: an aware ``datetime`` as it is, an ISO string parsed."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise StateError(f"setting {key}: a datetime without a timezone: {value.isoformat()}")
+        return value
+    return parse_at(value, f"setting {key}")
+
+
+def _decoded(value: object, key: str) -> object:
+    """A setting that holds JSON text, decoded; anything else as it is."""
+    if not isinstance(value, (str, bytes)):
+        return value
+    text = value.decode() if isinstance(value, bytes) else value
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    # eda-server reads its entries after turning single quotes into double
+    # ones, so a dict's repr stored there once still loads; so does it here.
+    try:
+        return json.loads(text.replace("'", '"'))
+    except json.JSONDecodeError:
+        raise StateError(f"setting {key}: not valid JSON") from None
+
+
+def _entries(value: object, key: str) -> dict[str, datetime]:
+    raw = {} if value is None else _decoded(value, key)
+    if not isinstance(raw, Mapping):
+        raise StateError(f"setting {key}: expected a JSON object, got {type(raw).__name__}")
+    return {str(k): _at(v, f"{key}[{k!r}]") for k, v in raw.items()}
+
+
+def _extra(value: object, key: str) -> dict[str, Any]:
+    raw = {} if value is None else _decoded(value, key)
+    if not isinstance(raw, Mapping):
+        raise StateError(f"setting {key}: expected a JSON object, got {type(raw).__name__}")
+    return dict(raw)

@@ -1,0 +1,1 @@
+"""A small Django service for the tests: its settings and its collectors."""
