@@ -265,12 +265,16 @@ class TestWheel:
         assert "analytics" in (meta["Keywords"] or "")
 
     def test_publishes_no_development_tools(self, built: Built) -> None:
-        """No extra of the wheel pulls in test or lint tools, Django or the old library."""
+        """No extra of the wheel pulls in test or lint tools or the old library; Django
+        comes only with the ``django`` extra."""
         meta = wheel_metadata(built.wheel)
         assert "test" not in (meta.get_all("Provides-Extra") or [])
-        requires = " ".join(meta.get_all("Requires-Dist") or []).lower()
-        for tool in ("pytest", "ruff", "mypy", "django", "insights-analytics-collector"):
+        dists = [d.lower() for d in meta.get_all("Requires-Dist") or []]
+        requires = " ".join(dists)
+        for tool in ("pytest", "ruff", "mypy", "insights-analytics-collector"):
             assert tool not in requires, tool
+        django = [d for d in dists if d.startswith("django")]
+        assert django and all(d.endswith('extra == "django"') for d in django), django
 
     def test_carries_the_demo_the_license_and_the_type_marker(self, built: Built) -> None:
         """The wheel holds pipeline_collector/demo/, py.typed and the license file."""
