@@ -137,6 +137,19 @@ def _number(value: float) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
+# The figures that only grow, per run and per key (``otel`` records them as counters).
+RUN_COUNTED = (
+    "rows",
+    "bytes",
+    "parts",
+    "archives",
+    "shipped_archives",
+    "shipped_bytes",
+    "failures",
+)
+KEY_COUNTED = ("rows", "bytes", "parts", "archives", "shipped_archives", "failures")
+
+
 def _samples(figs: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, str], float]]:
     run = figs["run"]
     base = {"mode": run["mode"]}
@@ -145,19 +158,11 @@ def _samples(figs: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, str], flo
     for status in _RUN_STATUSES:
         yield "run_status", {**base, "status": status}, float(run["status"] == status)
     yield "run_duration_seconds", base, run["seconds"]
-    for name in (
-        "rows",
-        "bytes",
-        "parts",
-        "archives",
-        "shipped_archives",
-        "shipped_bytes",
-        "failures",
-    ):
+    for name in RUN_COUNTED:
         yield f"run_{name}", base, run[name]
     for key, k in figs["keys"].items():
         label = {"key": key}
-        for name in ("rows", "bytes", "parts", "archives", "shipped_archives", "failures"):
+        for name in KEY_COUNTED:
             yield f"key_{name}", label, k[name]
         yield "key_duration_seconds", label, k["seconds"]
         if k["shipped_until"] is not None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
-from .metrics import figures
+from .metrics import KEY_COUNTED, RUN_COUNTED, figures
 from .records import Run
 
 if TYPE_CHECKING:
@@ -88,17 +88,6 @@ INSTRUMENTS: Mapping[str, tuple[str, str, str]] = {
     ),
 }
 
-_RUN_COUNTED = (
-    "rows",
-    "bytes",
-    "parts",
-    "archives",
-    "shipped_archives",
-    "shipped_bytes",
-    "failures",
-)
-_KEY_COUNTED = ("rows", "bytes", "parts", "archives", "shipped_archives", "failures")
-
 
 def _global_meter() -> Meter:
     try:
@@ -136,11 +125,11 @@ def record(run: Run, *, meter: Meter | None = None, now: datetime | None = None)
     _instrument(chosen, "pipeline_collector.run.duration").record(total["seconds"], done)
     if total["timestamp"] is not None:
         _instrument(chosen, "pipeline_collector.run.started").set(total["timestamp"], mode)
-    for name in _RUN_COUNTED:
+    for name in RUN_COUNTED:
         _instrument(chosen, f"pipeline_collector.run.{name}").add(total[name], mode)
     for key, k in figs["keys"].items():
         where = {"key": key, **mode}
-        for name in _KEY_COUNTED:
+        for name in KEY_COUNTED:
             _instrument(chosen, f"pipeline_collector.key.{name}").add(k[name], where)
         _instrument(chosen, "pipeline_collector.key.duration").record(k["seconds"], where)
         if k["shipped_until"] is not None:
