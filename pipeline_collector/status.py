@@ -10,6 +10,7 @@ is behind, for a cron job or a Kubernetes probe.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,6 +35,7 @@ class KeyStatus:
     full_sync: datetime | None = None
     last_failure: Failure | None = None
     behind: bool = False
+    retired: bool = False  # named by the operator as no longer collected: never behind
 
 
 @frozen(kw_only=True)
@@ -71,8 +73,15 @@ def status(
     *,
     now: datetime | None = None,
     max_lag: timedelta | None = None,
+    retired: Iterable[str] = (),
 ) -> Report:
-    """Read ``source`` (a store, or a state already loaded) and say where each key stands."""
+    """Read ``source`` (a store, or a state already loaded) and say where each key stands.
+
+    ``retired`` names keys whose collectors were removed: the state still
+    holds their entries and last failures, which would keep them behind
+    for ever, so they are shown as retired and never count as behind.
+    """
+    gone = frozenset(retired)
     state = source if isinstance(source, State) else source.load()
     moment = now or datetime.now(timezone.utc)
     failures, failure_problem = read_failures(state)
@@ -83,7 +92,7 @@ def status(
         until = state.entries.get(key)
         lag = None if until is None else max(moment - until, timedelta(0))
         last = failures.get(key)
-        if max_lag is None:
+        if max_lag is None or key in gone:
             behind = False
         elif lag is None:
             behind = last is not None  # failed and never shipped
@@ -97,6 +106,7 @@ def status(
                 full_sync=state.entries.get(full_sync_key(key)),
                 last_failure=last,
                 behind=behind,
+                retired=key in gone,
             )
         )
     problems = tuple(p for p in (failure_problem, runs_problem, schema_problem) if p is not None)
@@ -128,6 +138,7 @@ def report_json(report: Report) -> dict[str, Any]:
                 "lag_seconds": None if k.lag is None else k.lag.total_seconds(),
                 "full_sync": _iso(k.full_sync),
                 "behind": k.behind,
+                "retired": k.retired,
                 "last_failure": None if k.last_failure is None else k.last_failure.document(),
             }
             for k in report.keys

@@ -288,6 +288,44 @@ class TestRecord:
         ]
         assert status(store, now=NOW).behind == ()
 
+    def test_a_retired_key_is_shown_but_never_behind(self, tmp_path: Path) -> None:
+        """A key named retired (its collector was removed) stays in the report, marked
+        retired, and no longer counts as behind; the others still do."""
+
+        @pc.register("hosts", "1.0")
+        def failing(**kwargs: Any) -> dict[str, Any]:
+            raise RuntimeError("no hosts table")
+
+        @pc.register("users", "1.0")
+        def also_failing(**kwargs: Any) -> dict[str, Any]:
+            raise RuntimeError("no users table")
+
+        store = MemoryStore()
+        pc.gather(
+            [config, failing, also_failing],
+            mode="manual",
+            state=store,
+            transport=FakeTransport(),
+            lock=FakeLock(),
+            clock=FrozenClock(NOW),
+            workdir=tmp_path / "w",
+        )
+        report = status(store, now=NOW, max_lag=timedelta(days=9), retired=["hosts"])
+        assert [k.key for k in report.behind] == ["users"]
+        by_key = {k.key: k for k in report.keys}
+        assert by_key["hosts"].retired and by_key["hosts"].last_failure is not None
+        assert not by_key["users"].retired
+        assert report_json(report)["keys"][0]["retired"] is True
+
+    def test_command_takes_retired_keys(self, refused_upload: pc.JsonFileStore) -> None:
+        """``status --retired events`` exits 0 where the same state without it is behind."""
+        args = ("status", "--state", str(refused_upload.path), "--max-lag", "1d")
+        assert run_cli(*args).returncode == 1
+        retired = run_cli(*args, "--retired", "events")
+        assert retired.returncode == 0, retired.stderr
+        document = json.loads(retired.stdout)
+        assert document["behind"] == [] and document["keys"][0]["retired"] is True
+
 
 class TestStates:
     def test_state_without_records_loads(self, tmp_path: Path) -> None:

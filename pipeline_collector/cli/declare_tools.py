@@ -13,7 +13,7 @@ from typing import Final
 from ..limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .declare_run import STATE_HELP
 from .option import BENCH, GATHER, INSPECT, RUN, STATUS, Option
-from .options import parse_compressors, parse_duration, parse_size, parse_when
+from .options import parse_compressors, parse_duration, parse_keys, parse_size, parse_when
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
 __all__ = ["SECRET_OPTIONS", "TOOL_OPTIONS"]
@@ -42,6 +42,14 @@ TOOL_OPTIONS: Final[tuple[Option, ...]] = (
         metavar="DURATION",
         help="exit 1 when a key's shipped data is further behind now than this: days, or"
         " 2d, 12h (a key that failed and never shipped is behind too)",
+    ),
+    Option(
+        name="retired",
+        commands=STATUS,
+        kind="extend",
+        parse=parse_keys,
+        metavar="KEY,KEY",
+        help="keys whose collectors were removed: shown as retired, never behind (repeatable)",
     ),
     Option(
         name="json",

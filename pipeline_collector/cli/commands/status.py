@@ -29,7 +29,7 @@ def _status(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
     store = build_store(o.get("state"))
     if store is None:
         raise UsageError("status reads the bookkeeping: give --state FILE|URL")
-    report = status(store, max_lag=o.get("max_lag"))
+    report = status(store, max_lag=o.get("max_lag"), retired=o.get("retired") or ())
     if o.get("json") or not console.stdout.isatty():
         console.out(json.dumps(report_json(report), indent=2))
     else:
@@ -80,7 +80,7 @@ def render_status(report: Report) -> str:
                     k.shipped_until.isoformat() if k.shipped_until else "never",
                     lag_text(k.lag),
                     k.full_sync.isoformat() if k.full_sync else "-",
-                    "BEHIND" if k.behind else "",
+                    "BEHIND" if k.behind else "retired" if k.retired else "",
                 )
             )
         lines += _table(rows, right={2})
