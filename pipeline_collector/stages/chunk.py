@@ -17,6 +17,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..errors import CollectorError
 from ..log import logger
 from ..protocols import Compressor
 from ..records import Collection, Part, Status
-from ..rows import Rows, first_record
+from ..rows import Rows, first_record, record_blocks
 from .collect import Collected, describe
 
 __all__ = ["CHUNK", "csv_records", "cut", "document_part", "read_part", "split"]
@@ -191,13 +192,13 @@ def csv_records(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _file_records(path: Path, key: str) -> Iterator[bytes]:
+def _file_records(path: Path, key: str) -> Iterator[Rows]:
     if not path.is_file():
         raise CollectorError(f"collector {key!r} returned {path}, which is not a file")
     if path.stat().st_size == 0:
         raise CollectorError(f"collector {key!r} wrote {path.name} with no CSV header")
     with path.open("rb") as f:
-        yield from csv_records(f)
+        yield from record_blocks(iter(partial(f.read, CHUNK), b""))
 
 
 def split(
