@@ -48,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import oldlib  # noqa: E402
+import postgres  # noqa: E402
 import workload  # noqa: E402
 from harness import Harness, machine_busy, median, spread, table  # noqa: E402
 
@@ -60,6 +61,8 @@ SECTIONS = {
     "chunk": "chunk.cut alone (and the old CsvFileSplitter), byte-exact check",
     "compress": "compressors and levels on the same rows, size vs zlib 9",
     "fill": "archive fill at max_upload_size 10 MiB",
+    "postgres": "a job-event table in a PostgreSQL server of our own: COPY read and dropped"
+    " vs dry-run gather through copy_rows (and the old library with --old)",
 }
 
 
@@ -111,8 +114,44 @@ def _new_collectors(size: int, kind: str) -> list[Callable[..., Any]]:
     return [config, job_events]
 
 
+def pg_case(a: argparse.Namespace) -> dict[str, Any]:
+    """One PostgreSQL case: the COPY alone, or a dry-run gather (ours or the old one's)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    sizes: list[int] = []
+    try:
+        cpu0, t0 = _cpu(), time.perf_counter()
+        if a.case == "pg-copy":
+            postgres.run_copy(a.dsn)
+        elif a.case == "pg-old":
+            sizes = [os.path.getsize(p) for p in postgres.run_old(a.dsn, folder, a.max_data)]
+        else:
+            from pipeline_collector import get_compressor
+
+            run = postgres.run_new(
+                a.dsn, folder, a.max_data, a.max_upload, get_compressor(*_spec(a.compressor))
+            )
+            if run.status != "ok":
+                raise SystemExit(f"gather failed: {run.reason}")
+            sizes = [x.size for x in run.archives]
+        wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "wall": wall,
+        "producer": 0.0,
+        "cpu": cpu,
+        "rss": _rss_mib(),
+        "archives": len(sizes),
+        "compressed": sum(sizes),
+        "largest": max(sizes, default=0),
+        "sizes": sizes,
+    }
+
+
 def case(a: argparse.Namespace) -> dict[str, Any]:
     """One dry-run gather (or the old library's), the producer timed alone first."""
+    if a.case.startswith("pg-"):
+        return pg_case(a)
     workload.warm(kind=a.kind)
     producer = _drain(
         workload.text_rows(a.size, kind=a.kind)
@@ -166,6 +205,7 @@ def run_case(argv: list[str]) -> None:
     p.add_argument("--compressor", default="zlib:9")
     p.add_argument("--max-data", type=int, default=DEFAULT_MAX_DATA)
     p.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD)
+    p.add_argument("--dsn", default="")
     a = p.parse_args(argv)
     _quiet_logs()
     print(json.dumps(case(a)))
@@ -182,6 +222,8 @@ def spawn(h: Harness, *args: str) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    # The server's processes are others too; for PostgreSQL cases the figure
+    # counts them (their CPU is part of what a COPY costs).
     result["others"] = max(0.0, (machine_busy() - b0 - child) / elapsed)
     result["load1"] = os.getloadavg()[0]
     return result
@@ -516,6 +558,72 @@ def fill(h: Harness, size: int, max_upload: int, compressor: str) -> None:
     )
 
 
+def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) -> None:
+    """COPY read and dropped, against a dry-run gather through ``copy_rows`` (and the old one)."""
+    import pgserver
+
+    h.say(f"postgres: starting a server and loading {rows} rows")
+    server = pgserver.PostgresServer().start()
+    try:
+        t0 = time.monotonic()
+        size = postgres.load(server.dsn, rows)
+        h.say(f"  loaded {size / MiB:.0f} MiB of CSV in {time.monotonic() - t0:.0f} s")
+        configs = [("pg-copy", "psycopg 3 COPY, read and dropped")]
+        configs.append(("pg-new", f"pipeline_collector dry-run gather, copy_rows, {setting}"))
+        if old:
+            configs.append(("pg-old", "insights-analytics-collector 0.3.2 (copy_expert, gzip 9)"))
+        for rep in range(reps):
+            for kind, _label in configs:
+                h.say(f"postgres {kind}, rep {rep + 1}/{reps}")
+                r = spawn(h, kind, "--size", "0", "--dsn", server.dsn, "--compressor", setting)
+                h.record("postgres", {"impl": kind, "rep": rep, "rows": rows, "bytes": size, **r})
+                h.say(f"  wall {r['wall']:.2f} s, peak RSS {r['rss']:.0f} MiB")
+    finally:
+        server.stop()
+    runs = h.data["postgres"]
+    floor = [x["wall"] for x in runs if x["impl"] == "pg-copy"]
+    table_rows: list[list[Any]] = []
+    for kind, label in configs:
+        rs = [x for x in runs if x["impl"] == kind]
+        # Ratio per repetition: each run against the COPY run just before it.
+        ratios = [x["wall"] / f for x, f in zip(rs, floor, strict=False)]
+        table_rows.append(
+            [
+                label,
+                spread(x["wall"] for x in rs),
+                f"{size / MiB / median(x['wall'] for x in rs):.0f}",
+                spread(ratios, "{:.2f}x"),
+                f"{median(x['cpu'] / x['wall'] for x in rs):.2f}",
+                spread((x["rss"] for x in rs), "{:.1f}"),
+                rs[0]["archives"] or "",
+                f"{median(x['compressed'] for x in rs) / MiB:.1f}" if rs[0]["archives"] else "",
+                spread((x["others"] for x in rs), "{:.2f}"),
+            ]
+        )
+    h.add(
+        f"### PostgreSQL: {rows} job-event rows ({size / MiB:.0f} MiB of CSV), COPY ... TO"
+        f" STDOUT WITH CSV HEADER, max_data_size {DEFAULT_MAX_DATA // MiB} MiB"
+        f" (median (min-max) of {reps}, interleaved)\n\n"
+        + table(
+            [
+                "what",
+                "wall s",
+                "MiB/s",
+                "vs COPY alone",
+                "CPU/wall (client)",
+                "peak RSS MiB",
+                "archives",
+                "compressed MiB",
+                "others' cores",
+            ],
+            table_rows,
+        )
+        + "\n\nThe server runs on the same machine: its CPU is in `others' cores`, not in the"
+        " client's CPU/wall.  `vs COPY alone`: each run's wall over the COPY run of the same"
+        " repetition.\n"
+    )
+
+
 def machine() -> str:
     cpu = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -612,6 +720,12 @@ def main(argv: list[str]) -> None:
         help="seconds a case may wait for a quiet machine (default 60; 10 with --quick)",
     )
     p.add_argument("--no-wait", action="store_true", help="never wait for a quiet machine")
+    p.add_argument(
+        "--pg-rows",
+        type=int,
+        default=None,
+        help="rows of the PostgreSQL table (default 2000000; 200000 with --quick)",
+    )
     a = p.parse_args(argv)
     if a.only == "list":
         print(_sections_help())
@@ -654,6 +768,9 @@ def main(argv: list[str]) -> None:
         compressors(h, (16 if quick else 64) * MiB, reps, kinds, quick)
     if "fill" in only:
         fill(h, (64 if quick else 256) * MiB, 10 * MiB, default)
+    if "postgres" in only:
+        rows = a.pg_rows or (200_000 if quick else 2_000_000)
+        postgres_section(h, rows, reps, a.old, default)
     h.add(
         f"Total time {time.monotonic() - h.started:.0f} s; load average at end"
         f" {os.getloadavg()[0]:.2f}.\n"
