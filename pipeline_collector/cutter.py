@@ -23,10 +23,11 @@ from .rows import Rows, split_records
 
 __all__ = ["CHUNK", "LOOK", "TARGET", "Cutter", "whole_records"]
 
-# Bytes handed to the compressor at a time, and its flush interval.  4 MiB
-# blocks save about 1.5% of the wall time of a 400 MiB run and cost 15 MiB of
-# peak RSS (benchmarks/README.md), so blocks stay at 1 MiB.
-CHUNK = 1 << 20
+# Bytes handed to the compressor at a time, and its flush interval.  512 KiB
+# blocks (and one waiting block, ``SegmentWriter.AHEAD``) keep 5 MiB less peak
+# RSS than 1 MiB (and two) at the same wall and CPU time; 4 MiB blocks saved
+# 1.5% of the wall time for 15 MiB more (benchmarks/README.md).
+CHUNK = 1 << 19
 LOOK = 1 << 14  # the smallest step between looks at the compressed size, near the ceiling
 TARGET = 1 << 18  # bytes of records taken from the producer at a time
 
@@ -60,6 +61,7 @@ class Cutter:
         self.used = self.buffered = self.rows = 0  # bytes in the part, bytes unsent, records
         self.step = CHUNK  # unsent bytes allowed before the next look at the compressed size
         self.buf: list[bytes] = []
+        self.utf8 = True  # the buffer holds only text encoded here, from str
         self.done: list[Part] = []
 
     def start(self, size: int) -> SegmentWriter:
@@ -80,8 +82,9 @@ class Cutter:
 
     def flush(self, seg: SegmentWriter) -> None:
         if self.buf:
-            seg.submit(self.buf[0] if len(self.buf) == 1 else b"".join(self.buf))
+            seg.submit(self.buf[0] if len(self.buf) == 1 else b"".join(self.buf), self.utf8)
             self.buf.clear()
+        self.utf8 = True
         self.buffered = 0
 
     def look(self, seg: SegmentWriter, size: int) -> bool:
@@ -106,8 +109,12 @@ class Cutter:
             self.step = self.fit(seg, size) or LOOK
         return seg or self.start(size)
 
-    def records(self, batch: list[bytes], total: int) -> None:
-        """Place a batch of records (each ending with a newline), ``total`` bytes in all."""
+    def records(self, batch: list[bytes], total: int, utf8: bool = False) -> None:
+        """Place a batch of records (each ending with a newline), ``total`` bytes in all.
+
+        ``utf8``: encoded here from ``str``, so known to be UTF-8.
+        """
+        self.utf8 = self.utf8 and utf8
         seg = self.segment
         if seg is not None and total <= min(self.limit - self.used, self.step - self.buffered):
             self.buf.extend(batch)
@@ -132,6 +139,7 @@ class Cutter:
                         return
             size = ends[pos] - base
             seg = self.decide(size)
+            self.utf8 = self.utf8 and utf8  # a look may have sent the buffer
             self.buf.append(batch[pos])
             self.used += size
             self.buffered += size
@@ -151,14 +159,20 @@ class Cutter:
             self.records(records, size)
             return
         self.buf.append(data)
+        self.utf8 = False
         self.used += size
         self.buffered += size
         self.rows += data.rows
 
     def finish(self, seg: SegmentWriter) -> None:
-        self.flush(seg)
-        self.segment = None
-        raw, deflated, crc = seg.close()
+        try:
+            self.flush(seg)
+            raw, deflated, crc = seg.close()
+        except BaseException:
+            seg.abort()  # no part file left behind
+            raise
+        finally:
+            self.segment = None
         key, limit = self.key, self.limit
         part = Part(
             key=key,
@@ -192,19 +206,20 @@ class Cutter:
         self.buf.clear()
 
 
-def whole_records(batch: list[Any]) -> tuple[list[bytes], int] | None:
+def whole_records(batch: list[Any]) -> tuple[list[bytes], int, bool] | None:
     """The batch as records with their total size, when it holds only whole records.
 
     Checked in C (types, last bytes): what takes the per-row work out of Python.
     """
     kinds = set(map(type, batch))
-    if kinds == _STR:
+    utf8 = kinds == _STR
+    if utf8:
         batch = list(map(str.encode, batch))
     elif kinds != _BYTES:
         return None
     if b"".join(map(_LAST, batch)).count(b"\n") != len(batch):
         return None
-    return batch, sum(map(len, batch))
+    return batch, sum(map(len, batch)), utf8
 
 
 _STR, _BYTES = {str}, {bytes}

@@ -294,3 +294,16 @@ class TestRows:
             Rows.of(b'1,"a\n')
         with pytest.raises(ValueError, match="cannot hold"):
             Rows(b"", 2)
+
+
+class TestUtf8Check:
+    def test_bytes_blocks_are_checked_and_str_rows_need_not_be(self, tmp_path: Path) -> None:
+        """Invalid UTF-8 in a bytes batch or a block is refused; text encoded from str is valid."""
+        with pytest.raises(pc.CollectorError, match="not valid UTF-8"):
+            list(cut([HEADER, *[b"1,\xc3\n"] * 100], key="k", directory=tmp_path, limit=10**6))
+        assert list(tmp_path.iterdir()) == []  # no part left behind
+        with pytest.raises(pc.CollectorError, match="not valid UTF-8"):
+            list(cut([HEADER, Rows(b"1,\xff\n", 1)], key="k", directory=tmp_path, limit=10**6))
+        rows = [f"{i},żółć 日本\n" for i in range(5000)]
+        parts = list(cut(["id,text\n", *rows], key="k", directory=tmp_path, limit=10**6))
+        assert read_part(parts[0]) == ("id,text\n" + "".join(rows)).encode()
