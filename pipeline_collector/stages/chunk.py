@@ -100,7 +100,9 @@ def cut(
     )
     try:
         n = 1  # the number of the batch's first record (the header is record 0)
-        count = 64  # records in the next batch: about TARGET bytes
+        # Items in the next batch, about TARGET bytes; few at first, as they
+        # may be blocks.
+        count = 1 if type(first) is Rows else 8
         while batch := list(islice(it, count)):
             ready = whole_records(batch)
             if ready is not None:
@@ -118,6 +120,8 @@ def cut(
                         pending.append(_record(value, key, i))
                 if pending:
                     state.records(pending, sum(map(len, pending)))
+                # Blocks are large: take as few at a time as keep about TARGET bytes.
+                count = max(1, min(4096, TARGET * len(batch) // (sum(map(len, batch)) or 1)))
             n += len(batch)
             if state.done:
                 yield from state.done
