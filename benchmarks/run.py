@@ -512,12 +512,15 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
     rows: list[list[Any]] = []
     for label in results:
         peer = old_plain if "zlib:0" in label or label.startswith(LOOP) else old_gz
+        small = own[label] < 0.05 * median(results[label])  # within the producer's noise
         ratio = f"{own[peer] / own[label]:.2f}x vs {peer}" if peer in own and peer != label else ""
+        if small:
+            ratio = "within the producer's own time"
         rows.append(
             [
                 label,
                 spread(results[label]),
-                f"{size / own[label] / MiB:.0f}",
+                "-" if small else f"{size / own[label] / MiB:.0f}",
                 ratio if not label.startswith("CsvFile") else "",
                 "yes" if checks[label] else "NO",
             ]
