@@ -12,7 +12,8 @@ the server's messages joined and split at the last record end, found by
 quote parity, so a newline inside a quoted field stays inside its row and
 ``rows`` counts records, not newlines.  The chunk stage takes such a block in
 one step instead of one row at a time.  Bytes are in the connection's client
-encoding (UTF-8 unless changed).
+encoding (UTF-8 unless changed); in UTF-8 the blocks are marked ``utf8`` (the
+server validated them), so the deflate workers skip their UTF-8 check.
 
 Stopping early (closing the iterator, an exception in the consumer) cancels
 the COPY on the server; like any cancelled statement it leaves the current
@@ -58,8 +59,10 @@ def copy_rows(
     """
     if block < 1:
         raise ConfigurationError(f"block must be at least 1 byte, not {block}")
+    info = getattr(getattr(cursor, "connection", None), "info", None)
+    utf8 = _utf8(getattr(info, "encoding", None))
     with cursor.copy(sql, params) as copy:
-        yield from record_blocks(copy, block)
+        yield from record_blocks(copy, block, utf8)
 
 
 class _Failure:
@@ -132,12 +135,22 @@ def copy_rows_psycopg2(
         raise ConfigurationError(f"max_pending must be at least 1, not {max_pending}")
     if block < 1:
         raise ConfigurationError(f"block must be at least 1 byte, not {block}")
-    return _blocks(_pump(cursor, sql, max_pending, block), block)
+    utf8 = _utf8(getattr(getattr(cursor, "connection", None), "encoding", None))
+    return _blocks(_pump(cursor, sql, max_pending, block), block, utf8)
 
 
-def _blocks(chunks: Iterator[bytes], block: int) -> Iterator[Rows]:
+def _utf8(encoding: object) -> bool:
+    """Whether a connection's client encoding is UTF-8: the server then sends valid UTF-8.
+
+    >>> _utf8("utf-8"), _utf8("UTF8"), _utf8("LATIN1"), _utf8(None)
+    (True, True, False, False)
+    """
+    return isinstance(encoding, str) and encoding.upper().replace("-", "") in ("UTF8", "UNICODE")
+
+
+def _blocks(chunks: Iterator[bytes], block: int, utf8: bool) -> Iterator[Rows]:
     try:
-        yield from record_blocks(chunks, block)
+        yield from record_blocks(chunks, block, utf8)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

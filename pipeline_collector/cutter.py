@@ -156,10 +156,10 @@ class Cutter:
             size > self.step - self.buffered and not self.look(seg, size)
         ):
             records = split_records(data)
-            self.records(records, size)
+            self.records(records, size, data.utf8)
             return
         self.buf.append(data)
-        self.utf8 = False
+        self.utf8 = self.utf8 and data.utf8
         self.used += size
         self.buffered += size
         self.rows += data.rows

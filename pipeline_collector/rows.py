@@ -36,18 +36,23 @@ class Rows(bytes):
     """Whole CSV records joined (``rows`` of them), ending in a newline outside quotes.
 
     A ``bytes``, so whoever reads the items as bytes still can.  Make one with
-    ``Rows(data, rows)`` when the count is known, or ``Rows.of(data)``.
+    ``Rows(data, rows)`` when the count is known, or ``Rows.of(data)``;
+    ``utf8=True`` says the bytes are known to be UTF-8 (a PostgreSQL server
+    sending in a UTF-8 client encoding validates them), so the deflate workers
+    skip their check, which holds the GIL.
     """
 
     rows: int
+    utf8: bool
 
-    def __new__(cls, data: bytes | bytearray | memoryview, rows: int) -> Rows:
+    def __new__(cls, data: bytes | bytearray | memoryview, rows: int, utf8: bool = False) -> Rows:
         self = super().__new__(cls, data)
         if rows < 0 or (rows > 0) != bool(self):
             raise ValueError(f"a block of {len(self)} bytes cannot hold {rows} rows")
         if self and not self.endswith(b"\n"):
             raise ValueError("a block of rows must end with a newline; end its last record")
         self.rows = rows
+        self.utf8 = utf8  # vouched for by the producer: the UTF-8 check is skipped
         return self
 
     @classmethod
@@ -59,7 +64,7 @@ class Rows(bytes):
         return cls(data, rows)
 
     def __reduce__(self) -> Any:
-        return (Rows, (bytes(self), self.rows))
+        return (Rows, (bytes(self), self.rows, self.utf8))
 
 
 def count_records(data: bytes) -> tuple[int, bool]:
@@ -133,7 +138,7 @@ def first_record(data: bytes) -> int:
 
 
 def record_blocks(
-    chunks: Iterable[bytes | bytearray | memoryview], size: int = BLOCK
+    chunks: Iterable[bytes | bytearray | memoryview], size: int = BLOCK, utf8: bool = False
 ) -> Iterator[Rows]:
     r"""Join buffers cut anywhere (COPY messages, file reads) into ``Rows`` of about ``size`` bytes.
 
@@ -153,7 +158,7 @@ def record_blocks(
             continue
         data = b"".join(pending)
         pending.clear()
-        block, rest = _whole(data)
+        block, rest = _whole(data, utf8)
         if block:
             yield block
         if rest:
@@ -162,20 +167,20 @@ def record_blocks(
         # A record longer than a block: look again only once it has doubled.
         need = size if block else max(size, 2 * have)
     data = b"".join(pending)
-    block, rest = _whole(data)
+    block, rest = _whole(data, utf8)
     if block:
         yield block
     if rest:  # the last record, its newline missing or its quotes unclosed
-        yield Rows(rest if rest.endswith(b"\n") else rest + b"\n", 1)
+        yield Rows(rest if rest.endswith(b"\n") else rest + b"\n", 1, utf8)
 
 
-def _whole(data: bytes) -> tuple[Rows | None, bytes]:
+def _whole(data: bytes, utf8: bool) -> tuple[Rows | None, bytes]:
     """The whole records at the start of ``data`` as a block, and the rest."""
     rows, odd = count_records(data)
     if not odd and data.endswith(b"\n"):
-        return (Rows(data, rows) if data else None), b""
+        return (Rows(data, rows, utf8) if data else None), b""
     end = _last_end(data)
     if not end:
         return None, data
     block = data[:end]
-    return Rows(block, count_records(block)[0]), data[end:]
+    return Rows(block, count_records(block)[0], utf8), data[end:]

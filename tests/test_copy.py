@@ -154,6 +154,27 @@ class TestQuotedNewlines:
             assert len(parse(read_part(part))) == part.rows + 1
 
 
+class TestEncoding:
+    def test_blocks_from_a_utf8_connection_are_vouched_for(
+        self, conn: psycopg.Connection[Any], conn2: Any, table: str
+    ) -> None:
+        """A UTF-8 client encoding marks the blocks as UTF-8 (the server validated them)."""
+        assert all(b.utf8 for b in copy_rows(conn.cursor(), copy_sql(table), block=1000))
+        blocks = list(copy_rows_psycopg2(conn2.cursor(), copy_sql(table), block=1000))
+        assert blocks and all(b.utf8 for b in blocks)
+
+    def test_blocks_in_another_encoding_are_checked(
+        self, conn: psycopg.Connection[Any], conn2: Any
+    ) -> None:
+        """In another client encoding the blocks are not vouched for, so they are checked."""
+        sql = "COPY (SELECT g FROM generate_series(1, 10) g) TO STDOUT"
+        conn.execute("SET client_encoding TO 'LATIN1'")
+        assert not any(b.utf8 for b in copy_rows(conn.cursor(), sql))
+        conn2.set_client_encoding("LATIN1")
+        assert not any(b.utf8 for b in copy_rows_psycopg2(conn2.cursor(), sql))
+        assert Rows(b"1\n", 1).utf8 is False
+
+
 class TestPsycopg3:
     def test_items_are_blocks_of_whole_rows(
         self, conn: psycopg.Connection[Any], postgres_dsn: str, table: str

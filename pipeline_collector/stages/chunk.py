@@ -85,7 +85,7 @@ def cut(
         end = first_record(first)
         header = bytes(first[:end])
         if end < len(first):
-            it = chain([Rows(first[end:], first.rows - 1)], it)
+            it = chain([Rows(first[end:], first.rows - 1, first.utf8)], it)
     else:
         header = _record(first, key, 0)
     state = Cutter(
