@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,7 +30,7 @@ from attrs import frozen
 from .compress import ZlibCompressor, default_compressor, get_compressor
 from .errors import ConfigurationError, MissingExtra
 from .limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .stages.chunk import csv_records
+from .rows import record_blocks
 from .stages.discover import register
 
 __all__ = ["BenchResult", "bench_chunking", "parse_compressor", "render_table"]
@@ -171,7 +172,7 @@ def _csv_collectors(path: Path, key: str) -> list[Callable[..., Any]]:
     @register(key, "1.0", format="csv", description=f"rows of {path.name}")
     def rows(**kwargs: Any) -> Iterator[bytes]:
         with path.open("rb") as f:
-            yield from csv_records(f)
+            yield from record_blocks(iter(partial(f.read, 1 << 20), b""))
 
     return [config, rows]
 

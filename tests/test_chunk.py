@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import pipeline_collector as pc
 from pipeline_collector.compress import get_compressor
+from pipeline_collector.rows import Rows, count_records, record_blocks, split_records
 from pipeline_collector.stages.chunk import csv_records, cut, read_part
 
 HEADER = b"id,text\n"
@@ -154,3 +155,155 @@ class TestCutProperties:
         )
         body = b"".join(read_part(p)[len(HEADER) :] for p in parts)
         assert body == b"".join(rows)
+
+
+def contents(parts: list[pc.Part]) -> list[tuple[int, bytes]]:
+    return [(p.rows, read_part(p)) for p in parts]
+
+
+def as_blocks(rows: list[bytes], sizes: list[int]) -> list[Rows]:
+    """The rows grouped into blocks of the given numbers of records (cycled)."""
+    blocks, i, k = [], 0, 0
+    while i < len(rows):
+        n = max(1, sizes[k % len(sizes)]) if sizes else 1
+        blocks.append(Rows(b"".join(rows[i : i + n]), len(rows[i : i + n])))
+        i, k = i + n, k + 1
+    return blocks
+
+
+class TestBatches:
+    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        rows=records,
+        limit=st.integers(min_value=1, max_value=400),
+        sizes=st.lists(st.integers(1, 30), max_size=6),
+        with_header=st.booleans(),
+    )
+    def test_blocks_cut_exactly_as_rows_one_at_a_time(
+        self, rows: list[bytes], limit: int, sizes: list[int], with_header: bool
+    ) -> None:
+        """Rows handed over in blocks (the header inside the first one or not) make the same parts."""
+        with tempfile.TemporaryDirectory() as d:
+            one = contents(run_cut(rows, limit, Path(d)))
+        blocks = as_blocks(rows, sizes)
+        items: list[Any]
+        if with_header and blocks:
+            items = [Rows(HEADER + blocks[0], blocks[0].rows + 1), *blocks[1:]]
+        else:
+            items = [Rows(HEADER, 1), *blocks]
+        with tempfile.TemporaryDirectory() as d:
+            parts = list(cut(items, key="events", directory=Path(d), limit=limit))
+            assert contents(parts) == one
+            assert all(p.header == HEADER for p in parts)
+
+    def test_a_batch_crossing_the_limit_is_cut_between_records(self, tmp_path: Path) -> None:
+        """Many small rows taken in one batch are cut where the limit falls, not at the batch's end."""
+        rows = [b"%04d,abcdef\n" % i for i in range(3000)]  # 12 bytes each
+        parts = list(cut([HEADER, *rows], key="k", directory=tmp_path, limit=len(HEADER) + 12 * 70))
+        assert [p.rows for p in parts] == [70] * 42 + [60]
+        assert b"".join(read_part(p)[len(HEADER) :] for p in parts) == b"".join(rows)
+
+    @pytest.mark.parametrize("blocks", [False, True])
+    def test_a_single_huge_row_goes_alone_in_a_batch_or_a_block(
+        self, blocks: bool, tmp_path: Path
+    ) -> None:
+        """A record larger than the limit amid small ones sits alone in an oversized part."""
+        small = [b"%d,a\n" % i for i in range(50)]
+        big = b"x," + b"y" * 5000 + b"\n"
+        rows = [*small, big, *small]
+        items: list[Any] = [HEADER, Rows.of(b"".join(rows))] if blocks else [HEADER, *rows]
+        parts = list(cut(items, key="k", directory=tmp_path, limit=200))
+        huge = [p for p in parts if p.oversized]
+        assert len(huge) == 1 and huge[0].rows == 1
+        assert read_part(huge[0]) == HEADER + big
+        assert all(p.raw_size <= 200 for p in parts if not p.oversized)
+        assert sum(p.rows for p in parts) == 101
+
+    def test_empty_rows_become_empty_lines(self, tmp_path: Path) -> None:
+        """An empty record is an empty line, counted as a row, whether alone or amid others."""
+        items: list[Any] = [HEADER, b"", b"1,a\n", "", b"2,b"]
+        parts = list(cut(items, key="k", directory=tmp_path, limit=100))
+        assert contents(parts) == [(4, HEADER + b"\n1,a\n\n2,b\n")]
+
+    def test_header_only_block_makes_no_part(self, tmp_path: Path) -> None:
+        """A first block holding only the header, and nothing after, yields no part."""
+        assert list(cut([Rows(HEADER, 1)], key="k", directory=tmp_path, limit=100)) == []
+        assert (
+            list(cut([Rows(HEADER, 1), Rows(b"", 0)], key="k", directory=tmp_path, limit=100)) == []
+        )
+
+    def test_quoted_newline_in_the_header_block(self, tmp_path: Path) -> None:
+        """A header with a quoted newline is taken whole from the first block."""
+        header = b'id,"two\nlines"\n'
+        parts = list(cut([Rows.of(header + b"1,a\n2,b\n")], key="k", directory=tmp_path, limit=99))
+        assert parts[0].header == header
+        assert contents(parts) == [(2, header + b"1,a\n2,b\n")]
+
+    def test_block_near_the_compressed_ceiling_fills_the_part(self, tmp_path: Path) -> None:
+        """Blocks are split near the compressed ceiling too: parts stay under it and nearly full."""
+        import random
+
+        rng = random.Random(11)
+        rows = [f"{i},{rng.getrandbits(256):064x}\n".encode() for i in range(60000)]
+        blocks = as_blocks(rows, [700])
+        ceiling = 1_500_000
+        parts = list(
+            cut(
+                [Rows(HEADER, 1), *blocks],
+                key="k",
+                directory=tmp_path,
+                limit=10**9,
+                max_deflated=ceiling,
+            )
+        )
+        assert len(parts) > 1
+        assert all(p.deflated_size <= ceiling for p in parts)
+        assert all(p.deflated_size > ceiling * 0.95 for p in parts[:-1])
+        assert b"".join(read_part(p)[len(HEADER) :] for p in parts) == b"".join(rows)
+        assert sum(p.rows for p in parts) == 60000
+
+
+class TestRows:
+    @settings(max_examples=200, deadline=None)
+    @given(rows=records, cuts=st.lists(st.integers(0, 5000), max_size=12), size=st.integers(1, 300))
+    def test_blocks_from_arbitrary_pieces_end_at_record_ends(
+        self, rows: list[bytes], cuts: list[int], size: int
+    ) -> None:
+        """A stream cut anywhere is rejoined into blocks of whole records, counted exactly."""
+        data = HEADER + b"".join(rows)
+        points = sorted({min(c, len(data)) for c in cuts})
+        pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+        blocks = list(record_blocks(pieces, size=size))
+        assert b"".join(blocks) == data
+        assert sum(b.rows for b in blocks) == len(rows) + 1
+        for b in blocks:
+            assert split_records(b) == list(csv_records(io.BytesIO(b)))
+            assert len(split_records(b)) == b.rows
+
+    @given(rows=records)
+    def test_count_records_agrees_with_csv_records(self, rows: list[bytes]) -> None:
+        """Counting by quote parity finds the records a line-by-line parse finds."""
+        data = b"".join(rows)
+        assert count_records(data) == (len(rows), False)
+
+    def test_bad_blocks_are_refused(self) -> None:
+        """A block must end with a newline outside quotes, and its count must fit its bytes."""
+        with pytest.raises(ValueError, match="end with a newline"):
+            Rows(b"1,a", 1)
+        with pytest.raises(ValueError, match="inside a quoted field"):
+            Rows.of(b'1,"a\n')
+        with pytest.raises(ValueError, match="cannot hold"):
+            Rows(b"", 2)
+
+
+class TestUtf8Check:
+    def test_bytes_blocks_are_checked_and_str_rows_need_not_be(self, tmp_path: Path) -> None:
+        """Invalid UTF-8 in a bytes batch or a block is refused; text encoded from str is valid."""
+        with pytest.raises(pc.CollectorError, match="not valid UTF-8"):
+            list(cut([HEADER, *[b"1,\xc3\n"] * 100], key="k", directory=tmp_path, limit=10**6))
+        assert list(tmp_path.iterdir()) == []  # no part left behind
+        with pytest.raises(pc.CollectorError, match="not valid UTF-8"):
+            list(cut([HEADER, Rows(b"1,\xff\n", 1)], key="k", directory=tmp_path, limit=10**6))
+        rows = [f"{i},żółć 日本\n" for i in range(5000)]
+        parts = list(cut(["id,text\n", *rows], key="k", directory=tmp_path, limit=10**6))
+        assert read_part(parts[0]) == ("id,text\n" + "".join(rows)).encode()

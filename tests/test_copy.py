@@ -20,6 +20,7 @@ from pipeline_collector.compat import CsvFileSplitter, register
 from pipeline_collector.copy import copy_rows, copy_rows_psycopg2
 from pipeline_collector.errors import ConfigurationError
 from pipeline_collector.records import Part
+from pipeline_collector.rows import Rows, record_blocks
 from pipeline_collector.stages.chunk import cut, read_part
 
 TRICKY = [
@@ -112,22 +113,85 @@ class TestReference:
         assert ref[1:] == table_rows(postgres_dsn, table)
 
 
+class TestQuotedNewlines:
+    @pytest.mark.parametrize("piece", [1, 7, 64, 1000])
+    def test_server_data_cut_anywhere_is_counted_by_records(
+        self, postgres_dsn: str, table: str, piece: int
+    ) -> None:
+        """The COPY's bytes, cut into pieces at any byte, rejoin into blocks of whole rows:
+        newlines inside quoted fields (and doubled quotes) end no row."""
+        ref = reference(postgres_dsn, table)
+        assert ref.count(b"\n") > len(table_rows(postgres_dsn, table)) + 1  # newlines inside
+        pieces = [ref[i : i + piece] for i in range(0, len(ref), piece)]
+        blocks = list(record_blocks(pieces, size=300))
+        assert b"".join(blocks) == ref
+        assert sum(b.rows for b in blocks) == len(table_rows(postgres_dsn, table)) + 1
+        for b in blocks:
+            assert len(parse(b)) == b.rows
+
+    @pytest.mark.parametrize("block", [1, 100, 5000])
+    def test_parts_from_small_blocks_rebuild_the_table(
+        self,
+        conn: psycopg.Connection[Any],
+        postgres_dsn: str,
+        table: str,
+        tmp_path: Path,
+        block: int,
+    ) -> None:
+        """Blocks of any size, split where a part ends, rebuild the table row for row."""
+        limit = 2000
+        parts = list(
+            cut(
+                copy_rows(conn.cursor(), copy_sql(table), block=block),
+                key="tricky",
+                directory=tmp_path,
+                limit=limit,
+            )
+        )
+        check_parts_rebuild_table(parts, reference(postgres_dsn, table), limit)
+        assert sum(p.rows for p in parts) == len(table_rows(postgres_dsn, table))
+        for part in parts:
+            assert len(parse(read_part(part))) == part.rows + 1
+
+
+class TestEncoding:
+    def test_blocks_from_a_utf8_connection_are_vouched_for(
+        self, conn: psycopg.Connection[Any], conn2: Any, table: str
+    ) -> None:
+        """A UTF-8 client encoding marks the blocks as UTF-8 (the server validated them)."""
+        assert all(b.utf8 for b in copy_rows(conn.cursor(), copy_sql(table), block=1000))
+        blocks = list(copy_rows_psycopg2(conn2.cursor(), copy_sql(table), block=1000))
+        assert blocks and all(b.utf8 for b in blocks)
+
+    def test_blocks_in_another_encoding_are_checked(
+        self, conn: psycopg.Connection[Any], conn2: Any
+    ) -> None:
+        """In another client encoding the blocks are not vouched for, so they are checked."""
+        sql = "COPY (SELECT g FROM generate_series(1, 10) g) TO STDOUT"
+        conn.execute("SET client_encoding TO 'LATIN1'")
+        assert not any(b.utf8 for b in copy_rows(conn.cursor(), sql))
+        conn2.set_client_encoding("LATIN1")
+        assert not any(b.utf8 for b in copy_rows_psycopg2(conn2.cursor(), sql))
+        assert Rows(b"1\n", 1).utf8 is False
+
+
 class TestPsycopg3:
-    def test_each_item_is_one_whole_row(
+    def test_items_are_blocks_of_whole_rows(
         self, conn: psycopg.Connection[Any], postgres_dsn: str, table: str
     ) -> None:
-        """copy_rows yields the header, then exactly one CSV record per table row."""
-        items = list(copy_rows(conn.cursor(), copy_sql(table)))
-        assert all(type(i) is bytes for i in items)
+        """copy_rows yields blocks of whole records, each counted, that join to the COPY."""
+        items = list(copy_rows(conn.cursor(), copy_sql(table), block=1000))
+        assert len(items) > 10 and all(type(i) is Rows for i in items)
         assert b"".join(items) == reference(postgres_dsn, table)
         for item in items:
-            assert len(parse(item)) == 1
-        assert [parse(i)[0] for i in items[1:]] == table_rows(postgres_dsn, table)
+            assert len(parse(item)) == item.rows
+        assert sum(i.rows for i in items) == len(table_rows(postgres_dsn, table)) + 1
+        assert [r for i in items for r in parse(i)][1:] == table_rows(postgres_dsn, table)
 
     def test_params_are_passed(self, conn: psycopg.Connection[Any], table: str) -> None:
         """Query parameters go to the server with the COPY statement."""
         sql = f"COPY (SELECT id FROM {table} WHERE id < %s ORDER BY id) TO STDOUT WITH CSV HEADER"
-        assert list(copy_rows(conn.cursor(), sql, (3,))) == [b"id\n", b"1\n", b"2\n"]
+        assert b"".join(copy_rows(conn.cursor(), sql, (3,))) == b"id\n1\n2\n"
 
     def test_parts_put_back_together_are_the_table(
         self, conn: psycopg.Connection[Any], postgres_dsn: str, table: str, tmp_path: Path
@@ -156,19 +220,23 @@ class TestPsycopg3:
         rows = copy_rows(
             conn.cursor(), "COPY (SELECT g FROM generate_series(1, 2000000) g) TO STDOUT"
         )
-        assert next(rows) == b"1\n"
+        assert next(rows).startswith(b"1\n2\n")
         assert isinstance(rows, Generator)  # closable, as the docstring promises
         rows.close()
         assert conn.execute("SELECT 42").fetchone() == (42,)
 
 
 class TestPsycopg2:
-    def test_each_item_is_one_whole_row(self, conn2: Any, postgres_dsn: str, table: str) -> None:
-        """copy_rows_psycopg2 yields the header, then exactly one CSV record per table row."""
-        items = list(copy_rows_psycopg2(conn2.cursor(), copy_sql(table)))
-        assert all(type(i) is bytes for i in items)
+    def test_items_are_blocks_of_whole_rows(
+        self, conn2: Any, postgres_dsn: str, table: str
+    ) -> None:
+        """copy_rows_psycopg2 yields blocks of whole records, each counted, that join to the COPY."""
+        items = list(copy_rows_psycopg2(conn2.cursor(), copy_sql(table), block=1000))
+        assert len(items) > 10 and all(type(i) is Rows for i in items)
         assert b"".join(items) == reference(postgres_dsn, table)
-        assert [parse(i)[0] for i in items[1:]] == table_rows(postgres_dsn, table)
+        for item in items:
+            assert len(parse(item)) == item.rows
+        assert [r for i in items for r in parse(i)][1:] == table_rows(postgres_dsn, table)
 
     def test_parts_put_back_together_are_the_table(
         self, conn2: Any, postgres_dsn: str, table: str, tmp_path: Path
@@ -191,7 +259,7 @@ class TestPsycopg2:
             copy_rows_psycopg2(conn2.cursor(), "COPY (SELECT 1) TO STDOUT", max_pending=0)
 
     def test_producer_stays_within_max_pending(self, conn2: Any) -> None:
-        """The COPY never runs more than max_pending rows (plus one in hand) ahead of the consumer."""
+        """The COPY never runs more than max_pending chunks (plus those in hand) ahead of the consumer."""
         written = 0
         real = conn2.cursor()
 
@@ -202,19 +270,24 @@ class TestPsycopg2:
                 class Counting:
                     def write(self, data: bytes) -> int:
                         nonlocal written
-                        written += 1
+                        written += len(data)
                         return int(file.write(data))
 
                 real.copy_expert(sql, Counting())
 
+        block = 4096
         rows = copy_rows_psycopg2(
             CountingCursor(),
-            "COPY (SELECT g FROM generate_series(1, 5000) g) TO STDOUT",
+            "COPY (SELECT g FROM generate_series(1, 500000) g) TO STDOUT",
             max_pending=8,
+            block=block,
         )
-        for consumed, _row in enumerate(rows, 1):
-            assert written <= consumed + 8 + 1
-            if consumed == 200:
+        consumed = 0
+        for n, item in enumerate(rows, 1):
+            consumed += len(item)
+            # 8 queued, one being joined in the thread, one carried by the consumer.
+            assert written <= consumed + (8 + 3) * (block + 16)
+            if n == 50:
                 break
         assert isinstance(rows, Generator)  # closable, as the docstring promises
         rows.close()
@@ -226,8 +299,8 @@ class TestPsycopg2:
         rows = copy_rows_psycopg2(
             conn2.cursor(), "COPY (SELECT g FROM generate_series(1, 20000000) g) TO STDOUT"
         )
-        assert next(rows) == b"1\n"
-        assert next(rows) == b"2\n"
+        assert next(rows).startswith(b"1\n2\n")
+        assert next(rows).endswith(b"\n")
         assert isinstance(rows, Generator)  # closable, as the docstring promises
         rows.close()
         assert not [t for t in threading.enumerate() if t.name == "copy_rows_psycopg2"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import gc
+import itertools
 import random
 import tarfile
+import tempfile
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -270,6 +272,26 @@ class TestMemory:
         large = traced_peak(lambda: cut_all(50 * MiB))
         assert large - small < 2 * MiB, (small, large)
         assert large < 16 * MiB, large
+
+    def test_cutting_blocks_takes_few_at_a_time(self, tmp_path: Path) -> None:
+        """Rows blocks (as copy_rows yields) are taken a few at a time: 64 MiB of them in
+        256 KiB blocks need no more memory than rows one by one."""
+        from pipeline_collector.rows import Rows
+
+        def blocks(size: int) -> Iterator[Rows]:
+            it = synthetic(size)
+            yield Rows(next(it), 1)
+            while batch := list(itertools.islice(it, 800)):  # about 256 KiB
+                yield Rows(b"".join(batch), len(batch))
+
+        def cut_all(source: Iterator[Any]) -> None:
+            folder = Path(tempfile.mkdtemp(dir=tmp_path))
+            parts = list(cut(source, key="k", directory=folder, limit=8 * MiB, compressor=FASTEST))
+            assert sum(p.raw_size for p in parts) >= 64 * MiB
+
+        rows = traced_peak(lambda: cut_all(synthetic(64 * MiB)))
+        joined = traced_peak(lambda: cut_all(blocks(64 * MiB)))
+        assert joined - rows < 2 * MiB, (rows, joined)
 
     def test_gather_memory_does_not_grow_with_the_table(self, tmp_path: Path) -> None:
         """A dry-run gather of 40 MiB peaks no higher than one of 4 MiB: parts and archives stream."""

@@ -33,7 +33,7 @@ class SegmentWriter:
     """
 
     WINDOW = 1 << 15  # deflate's history: what primes the next block
-    AHEAD = 2  # blocks that may wait beyond one per worker
+    AHEAD = 1  # blocks that may wait beyond one per worker: enough to keep them busy
     # One worker per core, up to four: more cannot be fed by one producer.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = max(1, min(4, cores or 1))
@@ -45,7 +45,7 @@ class SegmentWriter:
         self._compressor = compressor
         self._primed = isinstance(compressor, ZlibCompressor)
         n = workers or self.workers
-        self._jobs: queue.SimpleQueue[tuple[int, bytes, bytes] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[int, bytes, bytes, bool] | None] = queue.SimpleQueue()
         self._slots = threading.Semaphore(n + self.AHEAD)
         self._cond = threading.Condition()
         self._ready: dict[int, tuple[int, int, tuple[bytes, bytes]]] = {}
@@ -65,10 +65,12 @@ class SegmentWriter:
         for t in self._threads:
             t.start()
 
-    def _compress(self, data: bytes, zdict: bytes) -> tuple[bytes, bytes]:
+    def _compress(self, data: bytes, zdict: bytes, utf8: bool) -> tuple[bytes, bytes]:
         """The block's deflate output and its sync flush, kept apart (one copy less)."""
-        if not data.isascii():
-            data.decode("utf-8")  # CSV must be UTF-8; checked where it is cheap
+        if not utf8 and not data.isascii():
+            # CSV must be UTF-8.  The check holds the GIL (the main thread
+            # waits for it), so text the pipeline encoded itself skips it.
+            data.decode("utf-8")
         comp = self._compressor
         if zdict and isinstance(comp, ZlibCompressor):
             deflater = comp.deflater(zdict)
@@ -78,12 +80,12 @@ class SegmentWriter:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            seq, data, zdict = job
+            seq, data, zdict, utf8 = job
             out = (b"", b"")
             crc = 0
             try:
                 if self.error is None:
-                    out = self._compress(data, zdict)
+                    out = self._compress(data, zdict, utf8)
                     # Here, beside the compression (the GIL is released for it),
                     # not in order under the lock: combining crcs costs nothing.
                     crc = crc32(data, 0)
@@ -112,7 +114,8 @@ class SegmentWriter:
                 self._slots.release()
             self._cond.notify_all()
 
-    def submit(self, data: bytes) -> None:
+    def submit(self, data: bytes, utf8: bool = False) -> None:
+        """Hand a block over; ``utf8``: known to be UTF-8 (encoded from ``str``), not checked."""
         if self.error is not None:
             raise self._failure()
         zdict = b""
@@ -124,7 +127,7 @@ class SegmentWriter:
         with self._cond:
             self.submitted += len(data)
             self._pending += deflate_bound(len(data))
-        self._jobs.put((self._sent, data, zdict))
+        self._jobs.put((self._sent, data, zdict, utf8))
         self._sent += 1
 
     def bound(self, extra: int) -> int:

@@ -17,23 +17,22 @@ import sys
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from functools import partial
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from ..compress import SegmentWriter, crc32, default_compressor
+from ..compress import crc32, default_compressor
+from ..cutter import CHUNK, TARGET, Cutter, whole_records
 from ..errors import CollectorError
 from ..log import logger
 from ..protocols import Compressor
 from ..records import Collection, Part, Status
+from ..rows import Rows, first_record, record_blocks
 from .collect import Collected, describe
 
 __all__ = ["CHUNK", "csv_records", "cut", "document_part", "read_part", "split"]
 
-# Bytes handed to the compressor at a time, and its flush interval.  4 MiB
-# blocks save about 1.5% of the wall time of a 400 MiB run and cost 15 MiB of
-# peak RSS (benchmarks/README.md), so blocks stay at 1 MiB.
-CHUNK = 1 << 20
-LOOK = 1 << 14  # the smallest step between looks at the compressed size, near the ceiling
 
 log = logger("chunk")
 
@@ -70,110 +69,68 @@ def cut(
     also closed before its compressed size could pass ``max_deflated``.
     Header-only or empty output yields no part.  Parts are files in
     ``directory`` named ``<stem>-<n>.part``; read one back with ``read_part``.
+
+    Records are ``bytes`` or ``str``, one record each, or ``Rows``, many
+    whole records in one block (``copy_rows`` yields those): records are
+    taken from the producer in batches of about 256 KiB, so the Python work
+    per row is a few C calls.
     """
     if limit <= 0:
         raise ValueError(f"limit must be positive, not {limit}")
-    comp = compressor or default_compressor()
-    ceiling = max_deflated if max_deflated is not None else sys.maxsize
-    stem = stem or f"{key}-{seq}"
     it = iter(records)
     first = next(it, None)
     if first is None:
         return
-    header = _record(first, key, 0)
-    hlen = len(header)
-    index = 0
-    segment: SegmentWriter | None = None
-    used = rows = buffered = 0
-    buf: list[bytes] = []
-
-    def start() -> SegmentWriter:
-        seg = SegmentWriter(directory / f"{stem}-{index}.part", comp)
-        seg.submit(header)
-        return seg
-
-    def fit(seg: SegmentWriter, size: int) -> int:
-        """The largest step (``CHUNK`` halved) after which ``size`` more bytes still fit, or 0."""
-        step = CHUNK
-        while seg.bound(step + size) > ceiling:
-            if step <= LOOK:
-                return 0
-            step >>= 1  # close to the ceiling: look more often
-        return step
-
-    def finish(seg: SegmentWriter) -> Part:
-        if buf:
-            seg.submit(b"".join(buf))
-            buf.clear()
-        raw, deflated, crc = seg.close()
-        part = Part(
-            key=key,
-            seq=seq,
-            index=index,
-            filename=f"{key}.csv",
-            path=seg.path,
-            raw_size=raw,
-            deflated_size=deflated,
-            crc32=crc,
-            rows=rows,
-            oversized=raw > limit,
-            header=header,
-        )
-        if part.oversized:
-            log.warning("record.oversized", key=key, part=index, bytes=raw, limit=limit)
-        if deflated > ceiling:
-            seg.path.unlink(missing_ok=True)
-            raise CollectorError(
-                f"collector {key!r}: a single record of {raw - hlen} bytes compresses to"
-                f" {deflated} bytes, more than one upload may carry ({ceiling})"
-            )
-        return part
-
+    if type(first) is Rows:
+        end = first_record(first)
+        header = bytes(first[:end])
+        if end < len(first):
+            it = chain([Rows(first[end:], first.rows - 1, first.utf8)], it)
+    else:
+        header = _record(first, key, 0)
+    state = Cutter(
+        key=key,
+        directory=directory,
+        limit=limit,
+        ceiling=max_deflated if max_deflated is not None else sys.maxsize,
+        compressor=compressor or default_compressor(),
+        seq=seq,
+        stem=stem or f"{key}-{seq}",
+        header=header,
+    )
     try:
-        n = 0
-        step = CHUNK  # raw bytes gathered before the next look at the compressed size
-        room = mark = 0  # bytes that may come before a decision is due; room at the last one
-        first_row = 1  # number of the current part's first record
-        append = buf.append
-        for n, value in enumerate(it, 1):
-            data = value if type(value) is bytes and value[-1:] == b"\n" else _record(value, key, n)
-            size = len(data)
-            if size > room:  # the part's limit or the next look is near: decide
-                used += mark - room
-                buffered += mark - room
-                if segment is not None:
-                    if used + size > limit:
-                        rows = n - first_row
-                        yield finish(segment)
-                        segment, index = None, index + 1
-                    elif buffered + size > step:
-                        segment.submit(b"".join(buf))
-                        buf.clear()
-                        buffered = 0
-                        step = CHUNK
-                        # Up to ``step`` more bytes and this record arrive before the next look.
-                        if segment.bound(step + size) > ceiling:
-                            segment.settle()  # the loose bound says maybe: ask exactly
-                            step = fit(segment, size)
-                            if not step:
-                                rows = n - first_row
-                                yield finish(segment)
-                                segment, index = None, index + 1
-                if segment is None:
-                    segment = start()
-                    used, buffered, first_row = hlen, 0, n
-                    step = fit(segment, size) or LOOK  # a low ceiling: look often
-                room = mark = min(limit - used, step - buffered)
-            room -= size
-            append(data)
-        if segment is not None:
-            rows = n - first_row + 1
-            yield finish(segment)
-            segment = None
+        n = 1  # the number of the batch's first record (the header is record 0)
+        # Items in the next batch, about TARGET bytes; few at first, as they
+        # may be blocks.
+        count = 1 if type(first) is Rows else 8
+        while batch := list(islice(it, count)):
+            ready = whole_records(batch)
+            if ready is not None:
+                state.records(*ready)
+                count = max(1, min(4096, TARGET * len(batch) // (ready[1] or 1)))
+            else:
+                pending: list[bytes] = []
+                for i, value in enumerate(batch, n):
+                    if type(value) is Rows:
+                        if pending:
+                            state.records(pending, sum(map(len, pending)))
+                            pending = []
+                        state.block(value)
+                    else:
+                        pending.append(_record(value, key, i))
+                if pending:
+                    state.records(pending, sum(map(len, pending)))
+                # Blocks are large: take as few at a time as keep about TARGET bytes.
+                count = max(1, min(4096, TARGET * len(batch) // (sum(map(len, batch)) or 1)))
+            n += len(batch)
+            if state.done:
+                yield from state.done
+                state.done.clear()
+        if state.segment is not None:
+            state.finish(state.segment)
+            yield from state.done
     finally:
-        if segment is not None:
-            segment.abort()
-        buf.clear()
+        state.abort()
 
 
 def document_part(
@@ -239,13 +196,13 @@ def csv_records(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _file_records(path: Path, key: str) -> Iterator[bytes]:
+def _file_records(path: Path, key: str) -> Iterator[Rows]:
     if not path.is_file():
         raise CollectorError(f"collector {key!r} returned {path}, which is not a file")
     if path.stat().st_size == 0:
         raise CollectorError(f"collector {key!r} wrote {path.name} with no CSV header")
     with path.open("rb") as f:
-        yield from csv_records(f)
+        yield from record_blocks(iter(partial(f.read, CHUNK), b""))
 
 
 def split(
