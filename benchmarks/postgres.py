@@ -51,7 +51,7 @@ SELECT 48000000 + g, ts, ts + (g %% 900) * interval '1 ms',
                 THEN 'fatal: [' || host || E']: FAILED! => {"changed": false, "rc": 1}\\nmsg: see log'
             WHEN ev IN ('runner_on_ok', 'runner_on_changed') THEN 'ok: [' || host || ']'
             ELSE '' END
-FROM generate_series(%s, %s) g,
+FROM generate_series(%s::int, %s::int) g,
      LATERAL (SELECT timestamptz '2026-11-01' + g * interval '37 ms' AS ts,
                      g %% 400 + 1 AS h) a,
      LATERAL (SELECT 'node-' || lpad(h::text, 3, '0') || '.prod.example.com' AS host,

@@ -653,7 +653,8 @@ def fill(h: Harness, size: int, max_upload: int, compressor: str) -> None:
 
 def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) -> None:
     """COPY read and dropped, against a dry-run gather through ``copy_rows`` (and the old one)."""
-    import pgserver
+    sys.path.insert(0, str(HERE.parent / "tests"))  # the tests' server starter, one copy
+    from support import pgserver
 
     h.say(f"postgres: starting a server and loading {rows} rows")
     server = pgserver.PostgresServer().start()
