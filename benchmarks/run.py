@@ -71,12 +71,8 @@ SECTIONS = {
 
 
 def _quiet_logs() -> None:
-    import structlog
-
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+    """Errors only, as a service that set its logging so would run it (no structlog)."""
+    logging.getLogger("pipeline_collector").setLevel(logging.ERROR)
     logging.getLogger("insights-analytics-collector").setLevel(logging.CRITICAL)
 
 

@@ -8,7 +8,7 @@ an outcome, removing a file) a named step of its own.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -178,9 +178,20 @@ def _result(task: Task, handle: Handle | Collection | None, settings: Settings) 
         return handle
     try:
         done = handle.result()
-    except (Exception, asyncio.CancelledError) as e:
+    except BaseException as e:
+        if not isinstance(e, Exception) and not _cancelled(e):
+            raise
         return _executor_failed(task, settings, e)
     return replay(done) if isinstance(done, Relayed) else done
+
+
+def _cancelled(e: BaseException) -> bool:
+    """Whether ``e`` is asyncio's ``CancelledError`` (dask's futures raise it when cancelled).
+
+    Without asyncio imported nothing can raise it, so it is not imported here.
+    """
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(e, asyncio.CancelledError)
 
 
 def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collection:

@@ -193,3 +193,40 @@ class TestSubmitAndInFlight:
         """Zero, negative, boolean, fractional or text max_in_flight is refused by name."""
         with pytest.raises(ConfigurationError, match="max_in_flight"):
             run(killers, tmp_path, None, max_in_flight=bad)
+
+
+class _Answering(ThreadPoolExecutor):
+    """A thread pool whose futures end in ``raised`` instead of the task's result."""
+
+    def __init__(self, raised: BaseException) -> None:
+        super().__init__(1)
+        self.raised = raised
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_exception(self.raised)
+        return future
+
+
+class TestFutureOutcomes:
+    """What a future's result() raises: a cancellation fails its task, an interrupt the run."""
+
+    def test_asyncio_cancelled_future_fails_its_task(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """A future cancelled the asyncio way (as dask's are) fails that task only, by name."""
+        import asyncio
+
+        with capture_logs():
+            result, store, _ = run(killers, tmp_path, _Answering(asyncio.CancelledError()))
+        assert result.status == "partial"
+        failed = [c for c in result.collections if c.status == "failed"]
+        assert failed and all("CancelledError" in (c.error or "") for c in failed)
+        assert store.state.entries == {}
+
+    def test_keyboard_interrupt_from_a_future_is_not_swallowed(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """An interrupt is not a task's failure: it stops the run and reaches the caller."""
+        with capture_logs(), pytest.raises(KeyboardInterrupt):
+            run(killers, tmp_path, _Answering(KeyboardInterrupt()))
