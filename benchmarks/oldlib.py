@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import workload
 
-__all__ = ["installed", "old_library", "run_old"]
+__all__ = ["gather_old", "installed", "old_library", "run_old"]
 
 
 def installed() -> bool:
@@ -88,8 +89,12 @@ def old_library(max_data: int) -> tuple[Any, Any, Any]:
     return BenchCollector, CsvFileSplitter, register
 
 
-def run_old(size: int, max_data: int, folder: Path, kind: str) -> list[str]:
-    """A dry-run gather of the old library over the same rows; the archive paths."""
+def gather_old(max_data: int, folder: Path, fill: Callable[[Any], None]) -> list[str]:
+    """A dry-run gather of the old library whose CSV collector ``fill``s its splitter.
+
+    The archive paths.  ``fill`` gets the ``CsvFileSplitter`` the collector
+    opened, as a module written for the old library hands it to ``copy_expert``.
+    """
     collector_class, splitter, register = old_library(max_data)
 
     @register("config", "1.0", description="benchmark config", config=True)  # type: ignore[untyped-decorator]
@@ -98,12 +103,10 @@ def run_old(size: int, max_data: int, folder: Path, kind: str) -> list[str]:
 
     @register("job_events", "1.0", format="csv", description="job events")  # type: ignore[untyped-decorator]
     def job_events(full_path: str, max_data_size: int, **kwargs: Any) -> list[str]:
-        # What copy_expert(sql, CsvFileSplitter(...)) does: one write() per row.
         out = splitter(
             filespec=os.path.join(full_path, "job_events_table.csv"), max_file_size=max_data_size
         )
-        for row in workload.text_rows(size, kind=kind):
-            out.write(row)
+        fill(out)
         return out.file_list()  # type: ignore[no-any-return]
 
     module = types.ModuleType("benchmark_old_collectors")
@@ -114,3 +117,14 @@ def run_old(size: int, max_data: int, folder: Path, kind: str) -> list[str]:
     collector = collector_class(collection_type="dry-run", collector_module=module)
     paths: list[str] = collector.gather(dest=str(tmp)) or []
     return paths
+
+
+def run_old(size: int, max_data: int, folder: Path, kind: str) -> list[str]:
+    """A dry-run gather of the old library over the same rows; the archive paths."""
+
+    def fill(out: Any) -> None:
+        # What copy_expert(sql, CsvFileSplitter(...)) does: one write() per row.
+        for row in workload.text_rows(size, kind=kind):
+            out.write(row)
+
+    return gather_old(max_data, folder, fill)

@@ -15,8 +15,6 @@ runs in its own subprocess (``run.py --case pg-...``), interleaved:
 
 from __future__ import annotations
 
-import os
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,29 +120,11 @@ def run_old(dsn: str, folder: Path, max_data: int) -> list[str]:
     import oldlib
     import psycopg2
 
-    collector_class, splitter, register = oldlib.old_library(max_data)
-
-    @register("config", "1.0", description="benchmark config", config=True)  # type: ignore[untyped-decorator]
-    def config(**kwargs: Any) -> dict[str, str]:
-        return {"version": "benchmark"}
-
-    @register("job_events", "1.0", format="csv", description="job events")  # type: ignore[untyped-decorator]
-    def job_events(full_path: str, max_data_size: int, **kwargs: Any) -> list[str]:
-        out = splitter(
-            filespec=os.path.join(full_path, "job_events_table.csv"), max_file_size=max_data_size
-        )
+    def fill(out: Any) -> None:
         conn = psycopg2.connect(dsn)
         try:
             conn.cursor().copy_expert(COPY_SQL, out)
         finally:
             conn.close()
-        return out.file_list()  # type: ignore[no-any-return]
 
-    module = types.ModuleType("benchmark_old_pg_collectors")
-    module.config = config  # type: ignore[attr-defined]
-    module.job_events = job_events  # type: ignore[attr-defined]
-    tmp = folder / "stage-root"
-    tmp.mkdir()
-    collector = collector_class(collection_type="dry-run", collector_module=module)
-    paths: list[str] = collector.gather(dest=str(tmp)) or []
-    return paths
+    return oldlib.gather_old(max_data, folder, fill)
