@@ -12,19 +12,29 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .limits import RESERVE
+from .protocols import Compressor, Lock, StateStore, Transport
 from .units import human_bytes
 
 __all__ = ["check_effects", "check_sizes"]
 
+
+def _methods(protocol: type) -> tuple[str, ...]:
+    """The methods ``protocol`` declares (its properties are not called, so not checked)."""
+    return tuple(n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_"))
+
+
 # Each effect: the methods its Protocol needs, and what to pass instead.
 _SEAMS = {
-    "state": (("load", "save"), "JsonFileStore({!r}), SqliteStore(path) or PostgresStore(...)"),
+    "state": (
+        _methods(StateStore),
+        "JsonFileStore({!r}), SqliteStore(path) or PostgresStore(...)",
+    ),
     "transport": (
-        ("send",),
+        _methods(Transport),
         "DirectoryTransport({!r}), HttpTransport(url=..., content_type=...) or S3Transport(...)",
     ),
-    "lock": (("acquire",), "FileLock({!r}) or PostgresAdvisoryLock(...)"),
-    "compressor": (("deflater", "sync_flush", "finish"), "get_compressor({!r})"),
+    "lock": (_methods(Lock), "FileLock({!r}) or PostgresAdvisoryLock(...)"),
+    "compressor": (_methods(Compressor), "get_compressor({!r})"),
 }
 
 
