@@ -53,7 +53,9 @@ import workload  # noqa: E402
 from harness import Harness, machine_busy, median, spread, table  # noqa: E402
 
 MiB = 1 << 20
-BLOCK = 1 << 18  # pipeline_collector.rows.BLOCK, not imported here so that import stays cheap
+BLOCK = (
+    1 << 18
+)  # pipeline_collector.stages.rows.BLOCK, not imported here so that import stays cheap
 DEFAULT_MAX_DATA = 50 * MiB
 DEFAULT_MAX_UPLOAD = 100 * MiB
 
@@ -372,7 +374,7 @@ def _blocks(size: int, kind: str) -> Iterator[Any]:
     """The rows of ``workload.rows`` joined into ``Rows`` blocks, as ``copy_rows`` yields them."""
     from itertools import islice
 
-    from pipeline_collector.rows import Rows
+    from pipeline_collector.stages.rows import Rows
 
     it = workload.rows(size, kind=kind)
     per = max(1, BLOCK // (540 if kind == "jobs" else 1070))

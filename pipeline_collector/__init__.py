@@ -4,7 +4,7 @@ The pipeline, one module per stage in ``pipeline_collector.stages``::
 
     discover -> plan -> collect -> chunk -> pack -> archive -> ship
 
-``gather`` (``pipeline_collector.pipeline``) composes them; each is usable on
+``gather`` (``pipeline_collector.run.runner``) composes them; each is usable on
 its own.  State, transport, lock and clock come in as objects that fit the
 Protocols in ``protocols``.
 
@@ -17,6 +17,7 @@ import typing as _typing
 
 from . import slicers
 from .compress import default_compressor, get_compressor
+from .config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .errors import (
     CollectorError,
     ConfigurationError,
@@ -25,8 +26,6 @@ from .errors import (
     ShipError,
     StateError,
 )
-from .limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .pipeline import gather, run_task
 from .protocols import Clock, Compressor, Lock, StateStore, Transport
 from .records import (
     Archive,
@@ -43,6 +42,7 @@ from .records import (
     Task,
     Window,
 )
+from .run.runner import gather, run_task
 from .stages.archive import write_archive
 from .stages.chunk import cut, split
 from .stages.collect import collect, csv_lines

@@ -44,7 +44,7 @@ def diverted(sink: Sink) -> Iterator[None]:
     """Hand this context's events to ``sink`` instead of logging them.
 
     A worker process keeps its events this way, so the driver can log them
-    through its own handlers (``pipeline_collector.relay``).
+    through its own handlers (``pipeline_collector.run.relay``).
     """
     token = _SINK.set(sink)
     try:

@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 
 from attrs import frozen
 
-from .archive_format import archive_name
 from .errors import ConfigurationError, ShipError
 from .records import Archive, Window
 
@@ -32,6 +31,7 @@ __all__ = [
     "ArchiveInfo",
     "Layout",
     "Namer",
+    "archive_name",
     "by_ship_date",
     "check_name",
     "check_path",
@@ -75,6 +75,11 @@ class ArchiveInfo:
 
 Namer = Callable[[ArchiveInfo], str]
 Layout = Callable[[ArchiveInfo], str]
+
+
+def archive_name(prefix: str, until: datetime, n: int) -> str:
+    """``<prefix>-<until:%Y-%m-%d-%H%M%S%z>-<n>.tar.gz``."""
+    return f"{prefix}-{until.strftime('%Y-%m-%d-%H%M%S%z')}-{n}.tar.gz"
 
 
 def prefixed(prefix: str) -> Namer:

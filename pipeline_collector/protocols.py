@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .records import Archive, Receipt, State
-
-if TYPE_CHECKING:  # the values these seams pass live beside their default adapters
-    from .transports.messages import Credentials, Request, Response, Send
 
 
 @runtime_checkable
@@ -82,40 +79,3 @@ class Compressor(Protocol):
     def sync_flush(self, deflater: Deflater) -> bytes: ...
 
     def finish(self, deflater: Deflater) -> bytes: ...
-
-
-@runtime_checkable
-class Auth(Protocol):
-    """Protocol: how an ``HttpTransport`` proves who it is.
-
-    ``prepare`` is called before every attempt and returns the headers and
-    client certificate to use; it may fetch a token through ``send``, which
-    sends a request with the transport's sender, TLS, proxy and timeouts.
-    ``on_unauthorized`` is called once after a 401: it forgets cached
-    credentials and says whether one more attempt could succeed.
-    ``needs_tls`` says whether the credentials must never travel over plain
-    ``http://``.
-    """
-
-    @property
-    def needs_tls(self) -> bool: ...
-
-    def prepare(self, send: Send) -> Credentials: ...
-
-    def on_unauthorized(self) -> bool: ...
-
-
-@runtime_checkable
-class Sender(Protocol):
-    """Protocol: how an ``HttpTransport`` puts one request on the wire.
-
-    ``send`` sends the request once and returns the answer, whatever its
-    status, with at most the first MiB of its body; it never follows a
-    redirect.  When no answer comes it raises ``NoAnswer`` (refused, reset or
-    timed out; saying whether the whole body had gone out), ``TlsFailure`` or
-    ``SendError``; a ``ShipError`` from reading the body passes through.  The
-    default sends with ``requests``; ``testing.MockSender`` turns a function
-    into a sender.
-    """
-
-    def send(self, request: Request) -> Response: ...

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from support.tar import read_member
 
-from pipeline_collector.archive_format import archive_bound
 from pipeline_collector.compress import available, crc32_combine, get_compressor
 from pipeline_collector.records import Batch, Collection, Collector, Part, Task, Window
 from pipeline_collector.stages.archive import write_archive
+from pipeline_collector.stages.archive_format import archive_bound
 from pipeline_collector.stages.chunk import cut, document_part
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)

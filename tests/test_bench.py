@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_collector.bench import BenchResult, bench_chunking, parse_compressor, render_table
 from pipeline_collector.cli.entry import main
 from pipeline_collector.errors import ConfigurationError
 from pipeline_collector.stages.chunk import csv_records
+from pipeline_collector.tools.bench import (
+    BenchResult,
+    bench_chunking,
+    parse_compressor,
+    render_table,
+)
 
 HEADER = b"id,host,note\n"
 LIMIT = 64 * 1024

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import pipeline_collector as pc
 from pipeline_collector.compress import get_compressor
-from pipeline_collector.rows import Rows, count_records, record_blocks, split_records
 from pipeline_collector.stages.chunk import csv_records, cut, read_part
+from pipeline_collector.stages.rows import Rows, count_records, record_blocks, split_records
 
 HEADER = b"id,text\n"
 

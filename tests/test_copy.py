@@ -20,8 +20,8 @@ from pipeline_collector.compat import CsvFileSplitter, register
 from pipeline_collector.copy import copy_rows, copy_rows_psycopg2
 from pipeline_collector.errors import ConfigurationError
 from pipeline_collector.records import Part
-from pipeline_collector.rows import Rows, record_blocks
 from pipeline_collector.stages.chunk import cut, read_part
+from pipeline_collector.stages.rows import Rows, record_blocks
 
 TRICKY = [
     (1, "plain", "1.5", None),

@@ -32,7 +32,7 @@ from structlog.testing import capture_logs
 
 from pipeline_collector.errors import ConfigurationError, ShipError
 from pipeline_collector.ingress import Drop, IngressServer, Redirect, Stall
-from pipeline_collector.protocols import Sender, Transport
+from pipeline_collector.protocols import Transport
 from pipeline_collector.records import Archive, Batch
 from pipeline_collector.stages.ship import ship
 from pipeline_collector.testing import MockSender
@@ -48,6 +48,7 @@ from pipeline_collector.transports import (
     RequestsSender,
     Response,
     RetryPolicy,
+    Sender,
     parse_retry_after,
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_collector.ledger import (
+from pipeline_collector.book.ledger import (
     Ledger,
     advance,
     collected,

@@ -17,9 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import pipeline_collector as pc
-from pipeline_collector.metrics import FAMILIES, figures, prometheus_text, write_metrics_file
 from pipeline_collector.records import Run
 from pipeline_collector.testing import FakeLock, FakeTransport, FrozenClock, MemoryStore
+from pipeline_collector.tools.metrics import FAMILIES, figures, prometheus_text, write_metrics_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)

@@ -19,11 +19,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import Histogram, InMemoryMetricReader
 
 import pipeline_collector as pc
-from pipeline_collector import otel
 from pipeline_collector.errors import ConfigurationError
-from pipeline_collector.metrics import figures
 from pipeline_collector.records import Run
 from pipeline_collector.testing import FakeLock, FakeTransport, FrozenClock, MemoryStore
+from pipeline_collector.tools import otel
+from pipeline_collector.tools.metrics import figures
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
@@ -216,7 +216,7 @@ HOST = textwrap.dedent(
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     import pipeline_collector as pc
-    from pipeline_collector import otel
+    from pipeline_collector.tools import otel
     from pipeline_collector.testing import MemoryStore, FakeTransport
 
     @pc.register("config", "1.0", config=True)
@@ -282,7 +282,7 @@ class TestDocs:
 
     def test_docs_list_every_prometheus_family(self) -> None:
         """docs/metrics.md has one table row per textfile family, with its help text."""
-        from pipeline_collector.metrics import FAMILIES
+        from pipeline_collector.tools.metrics import FAMILIES
 
         text = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
         rows = {line for line in text.splitlines() if line.startswith("| `pipeline_collector_")}

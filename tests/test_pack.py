@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_collector.archive_format import archive_bound
 from pipeline_collector.records import Batch, Collection, Collector, Part, Status, Task, Window
+from pipeline_collector.stages.archive_format import archive_bound
 from pipeline_collector.stages.pack import pack
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)

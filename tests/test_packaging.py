@@ -31,7 +31,7 @@ from support.tar import read_member
 
 import pipeline_collector as pc
 from pipeline_collector.checks import check_archive
-from pipeline_collector.links import HOME
+from pipeline_collector.cli.links import HOME
 
 ROOT = Path(__file__).resolve().parents[1]
 # The trees the sdist must carry whole, and what runs leave in them (MANIFEST.in prunes it).

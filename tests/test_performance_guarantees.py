@@ -276,7 +276,7 @@ class TestMemory:
     def test_cutting_blocks_takes_few_at_a_time(self, tmp_path: Path) -> None:
         """Rows blocks (as copy_rows yields) are taken a few at a time: 64 MiB of them in
         256 KiB blocks need no more memory than rows one by one."""
-        from pipeline_collector.rows import Rows
+        from pipeline_collector.stages.rows import Rows
 
         def blocks(size: int) -> Iterator[Rows]:
             it = synthetic(size)

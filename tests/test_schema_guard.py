@@ -13,8 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 
 import pipeline_collector as pc
+from pipeline_collector.book.schemas import KEEP_VERSIONS, MAX_HEADER, SCHEMAS, header_of, remember
 from pipeline_collector.records import Batch, Collection, Collector, Part, State, Task, Window
-from pipeline_collector.schemas import KEEP_VERSIONS, MAX_HEADER, SCHEMAS, header_of, remember
 from pipeline_collector.testing import FakeLock, FakeTransport, FrozenClock, MemoryStore
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
@@ -339,7 +339,7 @@ class TestStoredRecord:
 @pytest.mark.parametrize("bad", [[1], {"jobs": {"one": ["a"]}}, {"jobs": {"1.0": [1]}}])
 def test_malformed_records_are_named(bad: Any) -> None:
     """Each malformed record shape gives a problem that names where it is."""
-    from pipeline_collector.schemas import read_schemas
+    from pipeline_collector.book.schemas import read_schemas
 
     known, problem = read_schemas(State(extra={SCHEMAS: bad}))
     assert known == {} and problem is not None and problem.startswith("state: schemas")

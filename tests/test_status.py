@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import pipeline_collector as pc
-from pipeline_collector.health import (
+from pipeline_collector.book.health import (
     FAILURES,
     KEEP_RUNS,
     MAX_ERROR,
@@ -23,9 +23,9 @@ from pipeline_collector.health import (
     note_run,
     read_runs,
 )
+from pipeline_collector.book.status import report_json, status
 from pipeline_collector.ingress import Fail, IngressServer, Stall
 from pipeline_collector.records import State
-from pipeline_collector.status import report_json, status
 from pipeline_collector.testing import FakeLock, FakeTransport, FrozenClock, MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from structlog.testing import capture_logs
 
 import pipeline_collector as pc
 from pipeline_collector.cli.secrets import Redactor
-from pipeline_collector.relay import LIMIT, WorkerError, WorkerTraceback
+from pipeline_collector.run.relay import LIMIT, WorkerError, WorkerTraceback
 from pipeline_collector.testing import FakeTransport, MemoryStore
 
 HERE = Path(__file__).resolve().parent
@@ -226,7 +226,7 @@ class TestBound:
         everything = [
             event(r)
             for r in serial.records
-            if fields(r).get("key") == "wide" and r.name != "pipeline_collector.pipeline"
+            if fields(r).get("key") == "wide" and r.name != "pipeline_collector.run.runner"
         ]
         assert everything.count("record.oversized") == relayed.WIDE_ROWS
         with host_handler() as keep, pool("fork") as executor:

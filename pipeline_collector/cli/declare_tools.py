@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Final
 
-from ..limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .declare_run import STATE_HELP
 from .option import BENCH, GATHER, INSPECT, RUN, STATUS, Option
 from .options import parse_compressors, parse_duration, parse_keys, parse_size, parse_when

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from ..checks import STATUS_HEADER
-from ..links import DOCS
+from ..tools.checks import STATUS_HEADER
 from .declarations import ENV_CONFIG, SETTINGS_COMMANDS, Option, options_of
 from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from .links import DOCS
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
 __all__ = ["EXIT_CODES", "ENVIRONMENT", "build_parser", "parse_args"]

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..links import doc
-from ..positional import positional_slicer
+from ..cli.links import doc
 from ..stages.discover import register
+from ..stages.positional import positional_slicer
 from .splitter import MAX_DATA_SIZE, CsvFileSplitter
 
 __all__ = [

@@ -17,9 +17,9 @@ from pathlib import Path
 import attrs
 
 from ..locks import FileLock
-from ..pipeline import gather
 from ..protocols import Transport
 from ..records import Run
+from ..run.runner import gather
 from ..stores import JsonFileStore
 from ..transports import DirectoryTransport, HttpTransport
 from .collectors import jobs_collectors

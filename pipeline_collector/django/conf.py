@@ -35,12 +35,12 @@ from typing import Any
 
 import attrs
 
+from ..book.codec import DEFAULT_TABLE
+from ..config import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from ..errors import ConfigurationError
-from ..hooks import ConfigHook
-from ..limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from ..naming import Namer
 from ..protocols import Lock, StateStore, Transport
-from ..stores.codec import DEFAULT_TABLE
+from ..run.hooks import ConfigHook
 from ..stores.settings import LAST_ENTRIES, LAST_GATHER
 
 __all__ = ["SETTING", "Service", "read", "transport"]

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ..pipeline import gather
 from ..records import Mode, Run
+from ..run.runner import gather
 from . import conf
 
 __all__ = ["gather_analytics"]

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from ..connection import Session, SessionError, describe, opened, session_of
-from ..db import require_psycopg
+from ..database.connection import Session, SessionError, describe, opened, session_of
+from ..database.db import require_psycopg
 from ..errors import ConfigurationError, LockError
 from ..log import logger
 from .keys import LOCK_KEYS, Scheme

@@ -17,13 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from ..archive_format import archive_name, manifest, status_csv, tar_header, tar_padding
 from ..compress import crc32, crc32_combine, default_compressor
 from ..errors import ConfigurationError
 from ..log import logger
-from ..naming import ArchiveInfo, Namer, check_name
+from ..naming import ArchiveInfo, Namer, archive_name, check_name
 from ..protocols import Compressor
 from ..records import Archive, Batch, Part
+from .archive_format import manifest, status_csv, tar_header, tar_padding
 
 __all__ = ["write_archive"]
 

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ..compress import crc32, default_compressor
-from ..cutter import CHUNK, TARGET, Cutter, whole_records
 from ..errors import CollectorError
 from ..log import logger
 from ..protocols import Compressor
 from ..records import Collection, Part, Status
-from ..rows import Rows, first_record, record_blocks
 from .collect import Collected, describe
+from .cutter import CHUNK, TARGET, Cutter, whole_records
+from .rows import Rows, first_record, record_blocks
 
 __all__ = ["CHUNK", "csv_records", "cut", "document_part", "read_part", "split"]
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar, cast
 
 from ..errors import ConfigurationError
 from ..log import logger
-from ..positional import positional_slicer
 from ..records import Collector, Format, Slicer
+from .positional import positional_slicer
 
 F = TypeVar("F", bound=Callable[..., Any])
 

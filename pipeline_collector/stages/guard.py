@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
+from ..book.schemas import Header, describe, header_of
 from ..log import logger
 from ..records import Collection
-from ..schemas import Header, describe, header_of
 
 __all__ = ["check", "guard", "mismatch"]
 

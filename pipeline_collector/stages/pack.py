@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from ..archive_format import archive_bound
 from ..records import Batch, Collection, Part
+from .archive_format import archive_bound
 
 __all__ = ["pack"]
 

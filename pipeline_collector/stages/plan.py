@@ -10,11 +10,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..config import HORIZON
 from ..errors import ConfigurationError
-from ..limits import HORIZON
 from ..log import logger
-from ..positional import POSITIONAL, accepts
 from ..records import Collector, Plan, Problem, State, Task, Window
+from .positional import POSITIONAL, accepts
 
 log = logger("plan")
 

@@ -14,7 +14,7 @@ keeps the state in a service's own settings, as the old library's hooks did.
 
 from __future__ import annotations
 
-from .codec import DEFAULT_TABLE, format_datetime, parse_datetime
+from ..book.codec import DEFAULT_TABLE, format_datetime, parse_datetime
 from .json_file import JsonFileStore
 from .postgres import PostgresStore
 from .settings import SettingsStore

@@ -9,10 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+from ..book.codec import state_from_document, state_to_document
 from ..errors import ConfigurationError, StateError
 from ..log import logger
 from ..records import State
-from .codec import state_from_document, state_to_document
 
 __all__ = ["EntriesForm", "JsonFileStore"]
 

@@ -6,12 +6,12 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..connection import Session, SessionError, describe, opened, session_of
-from ..db import require_psycopg, table_parts
+from ..book.codec import DEFAULT_TABLE, state_from_rows, state_to_rows
+from ..database.connection import Session, SessionError, describe, opened, session_of
+from ..database.db import require_psycopg, table_parts
 from ..errors import StateError
 from ..log import logger
 from ..records import State
-from .codec import DEFAULT_TABLE, state_from_rows, state_to_rows
 
 __all__ = ["PostgresStore"]
 

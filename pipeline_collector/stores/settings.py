@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from ..book.codec import format_datetime, parse_at
 from ..errors import ConfigurationError, StateError
 from ..log import logger
 from ..records import State
-from .codec import format_datetime, parse_at
 
 __all__ = ["LAST_ENTRIES", "LAST_GATHER", "SettingsStore"]
 

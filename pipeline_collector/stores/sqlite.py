@@ -7,11 +7,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..db import table_parts
+from ..book.codec import DEFAULT_TABLE, state_from_rows, state_to_rows
+from ..database.db import table_parts
 from ..errors import StateError
 from ..log import logger
 from ..records import State
-from .codec import DEFAULT_TABLE, state_from_rows, state_to_rows
 
 __all__ = ["SqliteStore"]
 

@@ -9,7 +9,6 @@ through a ``Sender`` (``RequestsSender`` by default), which speaks in
 only when it first needs a client.
 """
 
-from ..protocols import Auth, Sender
 from .auth import (
     RHSM_CERT,
     RHSM_KEY,
@@ -19,9 +18,19 @@ from .auth import (
     OAuth2ClientCredentials,
 )
 from .directory import DirectoryTransport
+from .files import file_sha256
 from .http import HttpTransport
-from .messages import Bytes, Credentials, NoAnswer, Request, Response, SendError, TlsFailure
-from .naming import file_sha256
+from .messages import (
+    Auth,
+    Bytes,
+    Credentials,
+    NoAnswer,
+    Request,
+    Response,
+    Sender,
+    SendError,
+    TlsFailure,
+)
 from .retry import RetryPolicy, parse_retry_after
 from .s3 import S3Transport
 from .sender import RequestsSender

@@ -23,8 +23,7 @@ from attrs import field, frozen
 
 from ..errors import ShipError
 from ..log import logger
-from ..protocols import Auth
-from .messages import Bytes, Credentials, Request, Send, SendError, is_header_value
+from .messages import Auth, Bytes, Credentials, Request, Send, SendError, is_header_value
 from .redact import check_url, excerpt, show_url
 from .retry import RETRY_STATUSES
 

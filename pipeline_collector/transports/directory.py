@@ -25,7 +25,7 @@ from ..errors import ConfigurationError, ShipError
 from ..log import logger
 from ..naming import ArchiveInfo, Layout, by_ship_date, layout_path
 from ..records import Archive, Receipt
-from .naming import CHUNK, file_sha256, next_number, safe_name
+from .files import CHUNK, file_sha256, next_number, safe_name
 
 __all__ = ["DirectoryTransport"]
 

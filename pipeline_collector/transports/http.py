@@ -23,13 +23,14 @@ from attrs import field, frozen
 
 from ..errors import ConfigurationError, ShipError
 from ..log import logger
-from ..protocols import Auth, Sender
 from ..records import Archive, Receipt
 from .messages import (
+    Auth,
     Credentials,
     NoAnswer,
     Request,
     Response,
+    Sender,
     SendError,
     TlsFailure,
     is_header_value,

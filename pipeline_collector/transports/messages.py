@@ -14,7 +14,7 @@ import re
 import types
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
@@ -22,12 +22,14 @@ from ..errors import PipelineError
 from .redact import show_headers, show_proxy, show_url
 
 __all__ = [
+    "Auth",
     "Body",
     "Bytes",
     "NoAnswer",
     "Request",
     "Response",
     "Send",
+    "Sender",
     "SendError",
     "TlsFailure",
     "is_header_value",
@@ -179,3 +181,40 @@ class NoAnswer(SendError):
 
 class TlsFailure(SendError):
     """The TLS handshake or certificate check failed: retrying will not help."""
+
+
+@runtime_checkable
+class Auth(Protocol):
+    """Protocol: how an ``HttpTransport`` proves who it is.
+
+    ``prepare`` is called before every attempt and returns the headers and
+    client certificate to use; it may fetch a token through ``send``, which
+    sends a request with the transport's sender, TLS, proxy and timeouts.
+    ``on_unauthorized`` is called once after a 401: it forgets cached
+    credentials and says whether one more attempt could succeed.
+    ``needs_tls`` says whether the credentials must never travel over plain
+    ``http://``.
+    """
+
+    @property
+    def needs_tls(self) -> bool: ...
+
+    def prepare(self, send: Send) -> Credentials: ...
+
+    def on_unauthorized(self) -> bool: ...
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Protocol: how an ``HttpTransport`` puts one request on the wire.
+
+    ``send`` sends the request once and returns the answer, whatever its
+    status, with at most the first MiB of its body; it never follows a
+    redirect.  When no answer comes it raises ``NoAnswer`` (refused, reset or
+    timed out; saying whether the whole body had gone out), ``TlsFailure`` or
+    ``SendError``; a ``ShipError`` from reading the body passes through.  The
+    default sends with ``requests``; ``testing.MockSender`` turns a function
+    into a sender.
+    """
+
+    def send(self, request: Request) -> Response: ...

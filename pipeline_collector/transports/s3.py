@@ -19,7 +19,7 @@ from ..errors import ConfigurationError, MissingExtra, ShipError
 from ..log import logger
 from ..naming import ArchiveInfo, Layout, flat, layout_path
 from ..records import Archive, Receipt
-from .naming import file_sha256, next_number, safe_name
+from .files import file_sha256, next_number, safe_name
 
 __all__ = ["S3Transport"]
 

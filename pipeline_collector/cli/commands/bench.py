@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...bench import bench_chunking, render_table
+from ...tools.bench import bench_chunking, render_table
 from ..console import Console
 from ..exits import EXIT_OK, UsageError
 from ..loading import load_module

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ...demo import Demo, run_demo
 from ...errors import ConfigurationError, PipelineError
-from ...links import source
 from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ..links import source
 
 __all__ = ["DEFAULT_DIR", "build_parser", "run"]
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from ...limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ...config import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from ...log import logger
-from ...metrics import write_metrics_file
-from ...pipeline import gather
 from ...records import Mode, Run
+from ...run.runner import gather
 from ...stages.discover import discover
+from ...tools.metrics import write_metrics_file
 from ..console import Console, live
 from ..effects import build_lock, build_store, build_transport, flag
 from ..exits import EXIT_FOR, EXIT_PARTIAL, UsageError

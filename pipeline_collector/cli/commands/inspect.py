@@ -8,7 +8,7 @@ import sys
 
 import attrs
 
-from ...checks import ArchiveReport, inspect_archive
+from ...tools.checks import ArchiveReport, inspect_archive
 from ...units import human_bytes
 from ..exits import EXIT_OK, EXIT_PARTIAL
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ...limits import HORIZON
+from ...config import HORIZON
 from ...protocols import StateStore
 from ...records import Collector, Plan, State
 from ...stages.discover import discover

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from ...status import Report, report_json, status
+from ...book.status import Report, report_json, status
 from ...units import human_bytes
 from ..console import Console
 from ..effects import build_store

@@ -15,11 +15,11 @@ from datetime import datetime
 
 import attrs
 
+from ..log import logger
+from ..protocols import Clock, StateStore
+from ..records import Archive, Batch, Collection, Part, Plan, Shipment, State, Task, Window
 from .health import MAX_REASON, Failure, RunRecord, note_failures, note_run
 from .ledger import Ledger, advance, collected, confirmed, failed, ledger_for, stopped_at
-from .log import logger
-from .protocols import Clock, StateStore
-from .records import Archive, Batch, Collection, Part, Plan, Shipment, State, Task, Window
 from .schemas import remember
 
 __all__ = ["Bookkeeper"]

@@ -14,7 +14,7 @@ from datetime import datetime
 import attrs
 from attrs import field, frozen
 
-from .records import Batch, Collection, Plan, State, frozen_mapping
+from ..records import Batch, Collection, Plan, State, frozen_mapping
 
 __all__ = ["Ledger", "advance", "collected", "confirmed", "failed", "ledger_for", "stopped_at"]
 

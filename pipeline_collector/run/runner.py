@@ -26,23 +26,23 @@ from typing import Any, get_args
 import attrs
 from toolz import pipe
 
+from ..book.bookkeeper import Bookkeeper
+from ..book.schemas import Header, read_schemas
+from ..compress import default_compressor
+from ..config import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ..errors import ConfigurationError
+from ..log import logger
+from ..naming import Namer
+from ..protocols import Clock, Compressor, Lock, StateStore, Transport
+from ..records import Mode, Part, Plan, Run, RunStatus, State
+from ..stages.discover import discover
+from ..stages.guard import guard
+from ..stages.pack import pack
+from ..stages.plan import config_task, plan, require_aware
 from .arguments import check_effects, check_sizes
-from .bookkeeping import Bookkeeper
-from .compress import default_compressor
-from .errors import ConfigurationError
 from .hooks import ConfigHook, Hooks, amended, check_namer
-from .limits import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .log import logger
-from .naming import Namer
-from .protocols import Clock, Compressor, Lock, StateStore, Transport
-from .records import Mode, Part, Plan, Run, RunStatus, State
-from .schemas import Header, read_schemas
-from .stages.discover import discover
-from .stages.guard import guard
-from .stages.pack import pack
-from .stages.plan import config_task, plan, require_aware
+from .settings import Settings
 from .steps import (
-    Settings,
     discard_archive,
     discard_parts,
     each,
@@ -202,7 +202,7 @@ def gather(
         if state is None:
             raise ConfigurationError(f"mode {mode!r} keeps bookkeeping: pass a state store")
     if lock is None and shipping:
-        from .locks.file import FileLock, default_lock_path
+        from ..locks.file import FileLock, default_lock_path
 
         lock = FileLock(default_lock_path(prefix))
     folder = _workdir(workdir)

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from .records import Batch, State
+from ..records import Batch, State
 
 __all__ = [
     "KEEP_VERSIONS",

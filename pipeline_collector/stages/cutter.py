@@ -14,11 +14,11 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from .compress import SegmentWriter
-from .errors import CollectorError
-from .log import logger
-from .protocols import Compressor
-from .records import Part
+from ..compress import SegmentWriter
+from ..errors import CollectorError
+from ..log import logger
+from ..protocols import Compressor
+from ..records import Part
 from .rows import Rows, split_records
 
 __all__ = ["CHUNK", "LOOK", "TARGET", "Cutter", "whole_records"]

@@ -27,11 +27,11 @@ from typing import Any
 
 from attrs import frozen
 
-from .compress import ZlibCompressor, default_compressor, get_compressor
-from .errors import ConfigurationError, MissingExtra
-from .limits import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .rows import record_blocks
-from .stages.discover import register
+from ..compress import ZlibCompressor, default_compressor, get_compressor
+from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ..errors import ConfigurationError, MissingExtra
+from ..stages.discover import register
+from ..stages.rows import record_blocks
 
 __all__ = ["BenchResult", "bench_chunking", "parse_compressor", "render_table"]
 
@@ -224,8 +224,8 @@ def _one(
     max_upload_size: int,
     workdir: str | os.PathLike[str] | None,
 ) -> BenchResult:
-    from .errors import CollectorError
-    from .pipeline import gather
+    from ..errors import CollectorError
+    from ..run.runner import gather
 
     folder = Path(tempfile.mkdtemp(prefix="pipeline-collector-bench-", dir=workdir))
     try:

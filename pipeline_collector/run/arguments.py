@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import ConfigurationError
-from .limits import RESERVE
-from .protocols import Compressor, Lock, StateStore, Transport
-from .units import human_bytes
+from ..config import RESERVE
+from ..errors import ConfigurationError
+from ..protocols import Compressor, Lock, StateStore, Transport
+from ..units import human_bytes
 
 __all__ = ["check_effects", "check_sizes"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import ConfigurationError, MissingExtra
+from ..errors import ConfigurationError, MissingExtra
 
 __all__ = ["describe_db_error", "require_psycopg", "table_parts"]
 

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from .log import diverted, logger
-from .records import Collection, Task
+from ..log import diverted, logger
+from ..records import Collection, Task
 
 if TYPE_CHECKING:
-    from .steps import Settings
+    from .settings import Settings
 
 __all__ = [
     "LIMIT",

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+from ..errors import PipelineError
 from .db import describe_db_error
-from .errors import PipelineError
 
 __all__ = [
     "ACCEPTED",

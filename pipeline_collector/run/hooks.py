@@ -12,9 +12,9 @@ from typing import Any
 
 import attrs
 
-from .errors import CollectorError, ConfigurationError
-from .naming import ArchiveInfo, Namer, check_name
-from .records import Window
+from ..errors import CollectorError, ConfigurationError
+from ..naming import ArchiveInfo, Namer, check_name
+from ..records import Window
 
 __all__ = ["ConfigHook", "Hooks", "amended", "check_namer"]
 

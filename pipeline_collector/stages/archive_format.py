@@ -11,16 +11,14 @@ import io
 import json
 import tarfile
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
-from .compress import deflate_bound
-from .records import Collection, Part
+from ..compress import deflate_bound
+from ..records import Collection, Part
 
 __all__ = [
     "STATUS_FIELDS",
     "STATUS_VERSION",
     "archive_bound",
-    "archive_name",
     "manifest",
     "status_csv",
     "tar_header",
@@ -104,8 +102,3 @@ def archive_bound(
         + deflate_bound(glue)
         + members * 32
     )
-
-
-def archive_name(prefix: str, until: datetime, n: int) -> str:
-    """``<prefix>-<until:%Y-%m-%d-%H%M%S%z>-<n>.tar.gz``."""
-    return f"{prefix}-{until.strftime('%Y-%m-%d-%H%M%S%z')}-{n}.tar.gz"

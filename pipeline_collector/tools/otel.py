@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..records import Run
 from .metrics import KEY_COUNTED, RUN_COUNTED, figures
-from .records import Run
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter

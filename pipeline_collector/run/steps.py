@@ -12,25 +12,21 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import TypeVar
 
-import attrs
-
-from .limits import RESERVE
-from .log import logger, lowest_level
-from .naming import Namer
-from .protocols import Clock, Compressor, Transport
-from .records import Archive, Batch, Collection, Mode, Part, Shipment, Task
+from ..log import logger, lowest_level
+from ..naming import Namer
+from ..protocols import Transport
+from ..records import Archive, Batch, Collection, Part, Shipment, Task
+from ..stages.archive import write_archive
+from ..stages.chunk import split
+from ..stages.collect import collect
+from ..stages.ship import ship
 from .relay import Relayed, here, replay, run_remote
-from .stages.archive import write_archive
-from .stages.chunk import split
-from .stages.collect import collect
-from .stages.ship import ship
+from .settings import Settings
 
 __all__ = [
-    "Settings",
     "discard_archive",
     "discard_parts",
     "each",
@@ -45,36 +41,6 @@ log = logger("pipeline")
 T = TypeVar("T")
 
 Handle = Future[Collection | Relayed]  # what an executor returns: a worker process relays
-
-
-@attrs.frozen(kw_only=True)
-class Settings:
-    """Everything a run is told, in one value; picklable, so an executor can carry it."""
-
-    mode: Mode
-    since: datetime | None
-    until: datetime | None
-    horizon: timedelta
-    clock: Clock
-    max_data_size: int
-    max_upload_size: int
-    prefix: str
-    compressor: Compressor
-    workdir: Path
-    parts: Path
-    whole: bool  # every collector was asked for, so a clean run moves ``last_gather``
-    ahead: int  # tasks handed to the executor before their turn
-    config_size: int = 0  # compressed size of config.json, which rides in every archive
-
-    @property
-    def max_deflated(self) -> int:
-        """The compressed size one part may reach and still fit an upload with config.json."""
-        return self.max_upload_size - RESERVE - self.config_size
-
-    @property
-    def quiet(self) -> bool:
-        """Scheduled runs log skips at debug level; manual runs say them aloud."""
-        return self.mode == "scheduled"
 
 
 def run_task(task: Task, settings: Settings) -> Collection:

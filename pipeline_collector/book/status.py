@@ -16,11 +16,11 @@ from typing import Any
 
 from attrs import frozen
 
+from ..protocols import StateStore
+from ..records import State
+from .codec import format_datetime
 from .health import Failure, RunRecord, full_sync_key, read_failures, read_runs
-from .protocols import StateStore
-from .records import State
 from .schemas import read_schemas
-from .stores.codec import format_datetime
 
 __all__ = ["KeyStatus", "Report", "keys_of", "report_json", "status"]
 

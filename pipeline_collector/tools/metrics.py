@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .records import Run
-from .status import keys_of
+from ..book.status import keys_of
+from ..records import Run
 
 __all__ = ["FAMILIES", "figures", "prometheus_text", "write_metrics_file"]
 

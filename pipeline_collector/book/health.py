@@ -24,9 +24,9 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from .errors import StateError
-from .records import State, Window
-from .stores.codec import format_datetime, parse_at
+from ..errors import StateError
+from ..records import State, Window
+from .codec import format_datetime, parse_at
 
 __all__ = [
     "FAILURES",
