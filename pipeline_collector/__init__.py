@@ -4,8 +4,12 @@ The pipeline, one module per stage in ``pipeline_collector.stages``::
 
     discover -> plan -> collect -> chunk -> pack -> archive -> ship
 
-``gather`` (``pipeline_collector.run.runner``) composes them; each is usable on
-its own.  State, transport, lock and clock come in as objects that fit the
+``default_flow()`` is that pipeline as a value (``pipeline_collector.run.flow``):
+add a step after or before a named one, or replace one, and hand the flow to
+``gather(..., flow=...)``, which keeps the run's guarantees whatever the flow
+(``pipeline_collector.run.runner``).  ``RunConfig`` holds one run's settings,
+every default once.  ``chunk`` and ``archive`` are the stages alone, on one's
+own rows.  State, transport, lock and clock come in as objects that fit the
 Protocols in ``protocols``.
 
 The adapters (locks, stores, transports) are imported when first used, so
@@ -17,7 +21,7 @@ import typing as _typing
 
 from . import slicers
 from .compress import default_compressor, get_compressor
-from .config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from .config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, Limits, RunConfig
 from .errors import (
     CollectorError,
     ConfigurationError,
@@ -42,13 +46,17 @@ from .records import (
     Task,
     Window,
 )
-from .run.runner import gather, run_task
-from .stages.archive import write_archive
-from .stages.chunk import cut, split
-from .stages.collect import collect, csv_lines
+from .run.flow import Flow, Step, default_flow, filter_rows, map_rows, step
+from .run.runner import gather
+from .run.settings import Context, Settings
+from .run.steps import run_task
+from .stages.archive import archive, write_archive
+from .stages.chunk import chunk, cut, split
+from .stages.collect import Collected, collect, csv_lines
 from .stages.discover import discover, register
 from .stages.pack import pack
 from .stages.plan import collection_window, plan
+from .stages.rows import Rows
 from .stages.ship import ship
 
 if _typing.TYPE_CHECKING:
@@ -118,17 +126,21 @@ __all__ = [
     "Batch",
     "ClientCertAuth",
     "Clock",
+    "Collected",
     "Collection",
     "Collector",
     "CollectorError",
     "Compressor",
     "ConfigurationError",
+    "Context",
     "Credentials",
     "DirectoryTransport",
     "FileLock",
+    "Flow",
     "HttpTransport",
     "IdentityAuth",
     "JsonFileStore",
+    "Limits",
     "Lock",
     "LockError",
     "OAuth2ClientCredentials",
@@ -140,27 +152,36 @@ __all__ = [
     "Problem",
     "Receipt",
     "RetryPolicy",
+    "Rows",
     "Run",
+    "RunConfig",
     "S3Transport",
+    "Settings",
     "ShipError",
     "Shipment",
     "SqliteStore",
     "State",
     "StateError",
     "StateStore",
+    "Step",
     "Task",
     "Transport",
     "Window",
+    "archive",
+    "chunk",
     "collect",
     "collection_window",
     "crc32_key",
     "csv_lines",
     "cut",
     "default_compressor",
+    "default_flow",
     "discover",
+    "filter_rows",
     "gather",
     "get_compressor",
     "hashtext_key",
+    "map_rows",
     "pack",
     "plan",
     "register",
@@ -169,5 +190,6 @@ __all__ = [
     "ship",
     "slicers",
     "split",
+    "step",
     "write_archive",
 ]

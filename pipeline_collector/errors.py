@@ -54,3 +54,19 @@ class ShipError(PipelineError):
         self.attempts = attempts
         self.retryable = retryable
         self.maybe_delivered = maybe_delivered
+
+
+def describe_exception(e: BaseException) -> str:
+    """``Type: message`` for any exception, even one whose ``str()`` raises.
+
+    >>> class Odd(Exception):
+    ...     def __str__(self) -> str:
+    ...         raise KeyError("no")
+    >>> describe_exception(Odd())
+    'Odd: <its message could not be read: KeyError>'
+    """
+    try:
+        text = str(e)
+    except Exception as inner:
+        text = f"<its message could not be read: {type(inner).__name__}>"
+    return f"{type(e).__name__}: {text}"

@@ -187,7 +187,7 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("collection.done", ("chunk",), "info",
           ("key", "window", "status", "rows", "bytes", "parts", "seconds"),
           "A collection finished and was cut into parts (status ok or empty)."),
-    Event("collection.failed", ("chunk",), "error", ("key", "window", "error"),
+    Event("collection.failed", ("chunk", "pipeline"), "error", ("key", "window", "error"),
           "A collector raised or returned something unusable: its window failed."),
     Event("record.oversized", ("chunk", "compat"), "warning",
           ("key", "part", "file", "bytes", "header_bytes", "limit"),
@@ -233,8 +233,12 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "An executor could not run a task (a lost worker, say): that window failed."),
     Event("collection.skipped", ("pipeline",), "warning", ("key", "window", "reason"),
           "A window is not collected because an earlier window of its key failed."),
-    Event("archive.failed", ("pipeline",), "error", ("group", "batch", "error"),
-          "An archive could not be written (a full disk, say): its windows failed."),
+    Event("step.failed", ("pipeline",), "error", ("step", "error"),
+          "A step of the flow raised or gave a record the run cannot account for (an"
+          " archive not written, a collection dropped): the keys it held failed."),
+    Event("archive.refused", ("pipeline",), "error", ("archive", "error"),
+          "An archive is not on disk at the size it claims, or is over the upload bound:"
+          " it is removed and its windows failed."),
     Event("archive.held_back", ("pipeline",), "warning", ("archive", "reason"),
           "An archive is not shipped: the next run resends its windows anyway."),
     Event("window.partly_shipped", ("pipeline",), "warning", ("archive", "keys", "reason"),

@@ -34,9 +34,14 @@ class Transport(Protocol):
 
     ``send`` delivers one archive and returns a receipt, or raises
     ``ShipError`` (any other exception counts as a failed shipment too).
+    ``close`` releases what the transport holds (connections, clients); it
+    is for whoever made the transport to call (the library's own are
+    context managers too): a run never closes a transport it was given.
     """
 
     def send(self, archive: Archive) -> Receipt: ...
+
+    def close(self) -> None: ...
 
 
 @runtime_checkable

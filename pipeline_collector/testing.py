@@ -79,6 +79,7 @@ class FakeTransport:
     sent: list[Sent] = attrs.field(factory=list)
     calls: int = 0
     keep: Path | None = None
+    closed: bool = False
 
     def send(self, archive: Archive) -> Receipt:
         self.calls += 1
@@ -106,6 +107,16 @@ class FakeTransport:
             status=202,
             request_id=f"fake-{self.calls}",
         )
+
+    def close(self) -> None:
+        """Nothing to release; kept so the fake fits ``Transport`` as the real ones do."""
+        self.closed = True
+
+    def __enter__(self) -> FakeTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def names(self) -> list[str]:

@@ -63,7 +63,7 @@ class TestRead:
         assert isinstance(service.state, PostgresStore)
         assert isinstance(service.lock, PostgresAdvisoryLock)
         assert (service.lock.name, service.lock.scheme) == ("gather_analytics_lock", "sha512")
-        assert service.max_data_size == 200 * 2**20
+        assert service.config.limits.max_data_size == 200 * 2**20
 
     def test_values_are_read(self, django_db: None) -> None:
         """Sizes, horizon and gates take the forms the CLI takes."""
@@ -72,8 +72,8 @@ class TestRead:
         service = conf.read(
             minimal(MAX_DATA_SIZE="50MiB", HORIZON="2w", IS_LICENSED=False, LOCK=False)
         )
-        assert service.max_data_size == 50 * 2**20
-        assert service.horizon.days == 14
+        assert service.config.limits.max_data_size == 50 * 2**20
+        assert service.config.horizon.days == 14
         assert service.is_licensed is not None and service.is_licensed() is False
         assert service.lock is None
 

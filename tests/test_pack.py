@@ -11,9 +11,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline_collector.errors import ConfigurationError
 from pipeline_collector.records import Batch, Collection, Collector, Part, Status, Task, Window
 from pipeline_collector.stages.archive_format import archive_bound
 from pipeline_collector.stages.pack import pack
@@ -289,7 +291,16 @@ class TestAnySizes:
     @settings(max_examples=200, deadline=None)
     @given(cs=inputs(), upload=st.integers(16_000, 40_000))
     def test_placement_rules_hold(self, cs: list[Collection], upload: int) -> None:
-        """Every part is placed once, by the contract's rules, whatever the sizes."""
+        """Every part is placed once, by the contract's rules, whatever the sizes.
+
+        A part that could not fit one upload even alone is refused before any
+        batch is made of it.
+        """
+        alone = [p for c in cs for p in c.parts if archive_bound([p], [c], CONFIG) > upload]
+        if alone:
+            with pytest.raises(ConfigurationError, match=f"part {alone[0].index} of"):
+                packed(cs, max_upload_size=upload)
+            return
         batches = packed(cs, max_upload_size=upload)
         placed = [p for b in batches for p in b.parts]
         assert sorted(placed, key=lambda p: (p.seq, p.index)) == [p for c in cs for p in c.parts]

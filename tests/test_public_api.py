@@ -75,6 +75,9 @@ SURFACE = {
         "crc32_key", "csv_lines", "cut", "default_compressor", "discover", "gather",
         "get_compressor", "hashtext_key", "pack", "plan", "register", "run_task", "sha512_key",
         "ship", "slicers", "split", "write_archive",
+        # the flow, the run's configuration and the stages alone
+        "Collected", "Context", "Flow", "Limits", "Rows", "RunConfig", "Settings", "Step",
+        "archive", "chunk", "default_flow", "filter_rows", "map_rows", "step",
     ],
     "pipeline_collector.testing": [
         "Drop", "Fail", "FakeLock", "FakeTransport", "FrozenClock", "IngressServer", "MemoryStore",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from ..config import RunConfig
 from ..locks import FileLock
 from ..protocols import Transport
 from ..records import Run
@@ -88,14 +89,13 @@ def run_demo(
 
 
 def _gather(root: Path, db: Path, now: datetime, transport: Transport, *, dry_run: bool) -> Run:
+    config = RunConfig(mode="dry-run" if dry_run else "manual", until=now, workdir=root / "work")
     return gather(
         jobs_collectors(db),
-        mode="dry-run" if dry_run else "manual",
+        config,
         state=JsonFileStore(root / "state.json"),
         transport=transport,
         lock=FileLock(root / ".lock"),
-        workdir=root / "work",
-        until=now,
     )
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any
 import attrs
 
 from ..book.codec import DEFAULT_TABLE
-from ..config import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ..config import RunConfig
 from ..errors import ConfigurationError
 from ..naming import Namer
 from ..protocols import Lock, StateStore, Transport
@@ -87,11 +88,7 @@ class Service:
     collectors: ModuleType
     state: StateStore
     lock: Lock | None
-    max_data_size: int
-    max_upload_size: int
-    horizon: timedelta
-    prefix: str
-    workdir: str | None
+    config: RunConfig  # limits, horizon, prefix, work folder; mode and window come per run
     is_licensed: Callable[[], bool] | None
     is_shipping_configured: Callable[[], bool] | None
     name: Namer | None
@@ -150,11 +147,11 @@ def _keys(block: Mapping[str, Any], allowed: frozenset[str], where: str) -> None
         )
 
 
-def _size(value: Any, where: str, default: int) -> int:
+def _size(value: Any, where: str) -> int | None:
     from ..cli.options import parse_size
 
     if value is None:
-        return default
+        return None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     try:
@@ -163,11 +160,11 @@ def _size(value: Any, where: str, default: int) -> int:
         raise ConfigurationError(f"{where}: {e}") from None
 
 
-def _horizon(value: Any, where: str) -> timedelta:
+def _horizon(value: Any, where: str) -> timedelta | None:
     from ..cli.options import parse_duration
 
     if value is None:
-        return HORIZON
+        return None
     if isinstance(value, timedelta) and value > timedelta(0):
         return value
     try:
@@ -303,6 +300,24 @@ def _setting(raw: Any) -> Mapping[str, Any]:
     return raw
 
 
+def _config(raw: Mapping[str, Any]) -> RunConfig:
+    """The run's configuration from the dict: only what it gives; the rest is the record's."""
+    values: dict[str, Any] = {
+        "max_data_size": _size(raw.get("MAX_DATA_SIZE"), _where("MAX_DATA_SIZE")),
+        "max_upload_size": _size(raw.get("MAX_UPLOAD_SIZE"), _where("MAX_UPLOAD_SIZE")),
+        "horizon": _horizon(raw.get("HORIZON"), _where("HORIZON")),
+        "prefix": raw.get("PREFIX"),
+        "workdir": raw.get("WORKDIR"),
+    }
+    try:
+        return RunConfig.from_values(None, **values)
+    except ConfigurationError as e:
+        text = re.sub(r"^([a-z_]+)=", lambda m: f"{_where(m.group(1).upper())}=", str(e))
+        raise ConfigurationError(text) from None
+    except TypeError as e:  # a path of the wrong type for WORKDIR
+        raise ConfigurationError(f"{_where('WORKDIR')}: {e}") from None
+
+
 def transport(raw: Any = None) -> Transport:
     """The transport ``PIPELINE_COLLECTOR['TRANSPORT']`` names (Django's settings unless given)."""
     return _transport(_setting(raw).get("TRANSPORT"))
@@ -316,13 +331,7 @@ def read(raw: Any = None) -> Service:
         collectors=_collectors(raw.get("COLLECTORS")),
         state=_store(raw.get("STORE"), database),
         lock=_lock(raw.get("LOCK"), database),
-        max_data_size=_size(raw.get("MAX_DATA_SIZE"), _where("MAX_DATA_SIZE"), MAX_DATA_SIZE),
-        max_upload_size=_size(
-            raw.get("MAX_UPLOAD_SIZE"), _where("MAX_UPLOAD_SIZE"), MAX_UPLOAD_SIZE
-        ),
-        horizon=_horizon(raw.get("HORIZON"), _where("HORIZON")),
-        prefix=str(raw.get("PREFIX") or "analytics"),
-        workdir=None if raw.get("WORKDIR") is None else str(raw["WORKDIR"]),
+        config=_config(raw),
         is_licensed=_gate(raw.get("IS_LICENSED"), _where("IS_LICENSED")),
         is_shipping_configured=_gate(
             raw.get("IS_SHIPPING_CONFIGURED"), _where("IS_SHIPPING_CONFIGURED")

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from ..config import RunConfig
 from ..records import Mode, Run
 from ..run.runner import gather
 from . import conf
@@ -36,27 +37,21 @@ def gather_analytics(
         gate = lambda: shipping_configured  # noqa: E731  # asked once, answered twice
         if shipping_configured:
             transport = conf.transport(setting)
+    config = RunConfig.from_values(
+        service.config, mode=mode, since=since, until=until, subset=subset
+    )
     try:
         return gather(
             service.collectors,
-            mode=mode,
-            since=since,
-            until=until,
-            subset=None if subset is None else list(subset),
+            config,
             state=service.state,
             transport=transport,
             lock=service.lock,
-            max_data_size=service.max_data_size,
-            max_upload_size=service.max_upload_size,
-            horizon=service.horizon,
-            workdir=service.workdir,
-            prefix=service.prefix,
             is_licensed=service.is_licensed,
             is_shipping_configured=gate,
             name=service.name,
             amend_config=service.amend_config,
         )
     finally:
-        close = getattr(transport, "close", None)
-        if callable(close):
-            close()
+        if transport is not None:  # built here, so closed here
+            transport.close()

@@ -1,44 +1,111 @@
-"""What one task is told."""
+"""What a step is told: ``Settings`` where a task runs, ``Context`` in the driver.
+
+``Settings`` is picklable, so a process pool or a dask worker can take it
+with the flow's worker steps; ``Context`` adds what only the gathering
+process has (the plan, the config part, the transport, the name function).
+Both are built by the runner from the run's ``RunConfig``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ..config import RESERVE
-from ..protocols import Clock, Compressor
-from ..records import Mode
+from ..config import Limits, RunConfig
+from ..naming import Namer
+from ..protocols import Clock, Compressor, Transport
+from ..records import Mode, Part, Plan
 
-__all__ = ["Settings"]
+if TYPE_CHECKING:
+    from .flow import Step
+
+__all__ = ["Context", "Numbers", "Settings"]
 
 
 @attrs.frozen(kw_only=True)
 class Settings:
-    """Everything a run is told, in one value; picklable, so an executor can carry it."""
+    """What one task is told; picklable, so an executor can carry it."""
 
-    mode: Mode
-    since: datetime | None
-    until: datetime | None
-    horizon: timedelta
+    config: RunConfig
     clock: Clock
-    max_data_size: int
-    max_upload_size: int
-    prefix: str
     compressor: Compressor
     workdir: Path
     parts: Path
-    whole: bool  # every collector was asked for, so a clean run moves ``last_gather``
-    ahead: int  # tasks handed to the executor before their turn
+    ahead: int = 1  # tasks handed to the executor before their turn
+    steps: tuple[Step, ...] = ()  # the flow's steps from task to collection
     config_size: int = 0  # compressed size of config.json, which rides in every archive
+
+    @property
+    def mode(self) -> Mode:
+        return self.config.mode
+
+    @property
+    def since(self) -> datetime | None:
+        return self.config.since
+
+    @property
+    def until(self) -> datetime | None:
+        return self.config.until
+
+    @property
+    def horizon(self) -> timedelta:
+        return self.config.horizon
+
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
+
+    @property
+    def max_data_size(self) -> int:
+        return self.config.limits.max_data_size
+
+    @property
+    def max_upload_size(self) -> int:
+        return self.config.limits.max_upload_size
+
+    @property
+    def prefix(self) -> str:
+        return self.config.prefix
+
+    @property
+    def whole(self) -> bool:
+        return self.config.whole
 
     @property
     def max_deflated(self) -> int:
         """The compressed size one part may reach and still fit an upload with config.json."""
-        return self.max_upload_size - RESERVE - self.config_size
+        return self.config.limits.max_deflated(self.config_size)
 
     @property
     def quiet(self) -> bool:
-        """Scheduled runs log skips at debug level; manual runs say them aloud."""
-        return self.mode == "scheduled"
+        return self.config.quiet
+
+
+@attrs.define
+class Numbers:
+    """The next archive number of the run: ``n`` in a name is unique within a run."""
+
+    next: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Context:
+    """What a step in the gathering process is told (``Step(context=True)``)."""
+
+    settings: Settings
+    plan: Plan
+    config_part: Part
+    transport: Transport | None = None
+    namer: Namer | None = None
+    numbers: Numbers = attrs.Factory(Numbers)
+
+    @property
+    def config(self) -> RunConfig:
+        return self.settings.config
+
+    @property
+    def limits(self) -> Limits:
+        return self.settings.config.limits

@@ -1,9 +1,9 @@
-"""The steps of a run: one task's work, and the pieces the flow is piped from.
+"""The library's own steps, and the worker's half of a flow.
 
-``Settings`` is everything a run is told, in one value; ``run_task`` is the
-unit an executor runs; the other functions are the pipe's steps.  Those that
-only transform are plain generators; ``each(effect)`` makes an effect (noting
-an outcome, removing a file) a named step of its own.
+``collect_step`` .. ``ship_step`` are what ``default_flow()`` is made of;
+``run_task`` runs a flow's worker steps (task to collection) over one task:
+the unit an executor runs; ``run_tasks`` hands tasks to the executor in plan
+order and skips keys the bookkeeper has stopped.
 """
 
 from __future__ import annotations
@@ -13,45 +13,52 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from datetime import datetime
-from typing import TypeVar
+from typing import Any
 
+from ..errors import describe_exception
 from ..log import logger, lowest_level
-from ..naming import Namer
-from ..protocols import Transport
-from ..records import Archive, Batch, Collection, Part, Shipment, Task
+from ..records import Archive, Batch, Collection, Shipment, Task
 from ..stages.archive import write_archive
 from ..stages.chunk import split
-from ..stages.collect import collect
+from ..stages.collect import Collected, collect
+from ..stages.pack import pack
 from ..stages.ship import ship
 from .relay import Relayed, here, replay, run_remote
-from .settings import Settings
+from .settings import Context, Settings
 
 __all__ = [
-    "discard_archive",
+    "archive_step",
+    "chunk_step",
+    "collect_step",
     "discard_parts",
-    "each",
+    "failed_collection",
+    "pack_step",
     "run_task",
     "run_tasks",
-    "ship_archives",
-    "write_archives",
+    "ship_step",
 ]
 
 log = logger("pipeline")
 
-T = TypeVar("T")
-
 Handle = Future[Collection | Relayed]  # what an executor returns: a worker process relays
 
 
-def run_task(task: Task, settings: Settings) -> Collection:
-    """Collect and cut one task: the unit an executor runs."""
-    collected = collect(
+# --- the default flow's steps -----------------------------------------------
+
+
+def collect_step(task: Task, settings: Settings) -> Collected:
+    """Call the task's collector over its window."""
+    return collect(
         task,
         workdir=settings.workdir,
         max_data_size=settings.max_data_size,
         collection_type=settings.mode,
         clock=settings.clock,
     )
+
+
+def chunk_step(collected: Collected, settings: Settings) -> Collection:
+    """Cut what was collected into compressed parts, each within the upload bound."""
     return split(
         collected,
         directory=settings.parts,
@@ -61,15 +68,42 @@ def run_task(task: Task, settings: Settings) -> Collection:
     )
 
 
-def each(effect: Callable[[T], object]) -> Callable[[Iterable[T]], Iterator[T]]:
-    """A pipe step that applies ``effect`` to every item and passes the item on."""
+def pack_step(collections: Iterable[Collection], context: Context) -> Iterator[Batch]:
+    """Place parts into batches, one batch per archive, within the limits."""
+    return pack(
+        collections,
+        max_data_size=context.limits.max_data_size,
+        max_upload_size=context.limits.max_upload_size,
+        config=context.config_part,
+        config_version=context.plan.config.version,
+    )
 
-    def step(items: Iterable[T]) -> Iterator[T]:
-        for item in items:
-            effect(item)
-            yield item
 
-    return step
+def archive_step(batch: Batch, context: Context) -> Archive:
+    """Write the batch's archive under the run's next free number."""
+    archive = write_archive(
+        batch,
+        config=context.config_part,
+        config_version=context.plan.config.version,
+        directory=context.settings.workdir,
+        until=context.plan.until,
+        prefix=context.config.prefix,
+        start=context.numbers.next,
+        compressor=context.settings.compressor,
+        namer=context.namer,
+    )
+    context.numbers.next = archive.number + 1
+    return archive
+
+
+def ship_step(archive: Archive, context: Context) -> Shipment:
+    """Hand the archive to the run's transport."""
+    if context.transport is None:  # the runner drops this step from a dry run
+        raise RuntimeError("ship_step needs the run's transport")
+    return ship(context.transport, archive)
+
+
+# --- the worker's half --------------------------------------------------------
 
 
 def discard_parts(c: Collection | Batch | Archive) -> None:
@@ -78,9 +112,47 @@ def discard_parts(c: Collection | Batch | Archive) -> None:
         p.path.unlink(missing_ok=True)
 
 
-def discard_archive(s: Shipment) -> None:
-    """Remove an archive once the transport answered for it."""
-    s.archive.path.unlink(missing_ok=True)
+def failed_collection(task: Task, when: datetime, error: str) -> Collection:
+    """The failed collection of ``task``, with ``error`` said once in the log."""
+    log.error("collection.failed", key=task.key, window=str(task.window), error=error)
+    return Collection(task=task, status="failed", started_at=when, elapsed=0.0, error=error)
+
+
+def _check(step_name: str, task: Task, value: Any, gives: str) -> str | None:
+    """Why ``value`` is not what the step ``step_name`` must give for ``task``."""
+    kind = Collected if gives == "rows" else Collection
+    if not isinstance(value, kind):
+        return f"step {step_name!r} gave {type(value).__name__}, not {kind.__name__}"
+    if value.task != task:
+        return f"step {step_name!r} gave a record of another task ({value.task.key!r})"
+    return None
+
+
+def run_task(task: Task, settings: Settings) -> Collection:
+    """Run the flow's worker steps over one task: the unit an executor runs.
+
+    A step that raises, or gives something other than a record of this
+    task, fails the task with an error naming the step.
+    """
+    from .flow import default_flow
+
+    steps = settings.steps or default_flow().worker()
+    value: Any = task
+    for s in steps:
+        out: Any = None
+        error: str | None
+        try:
+            out = s(value, settings)
+        except Exception as e:
+            error = f"step {s.name!r} raised {describe_exception(e)}"
+        else:
+            error = _check(s.name, task, out, s.gives)
+        if error is not None:
+            if isinstance(out, Collection) and out.task == task:
+                discard_parts(out)
+            return failed_collection(task, settings.clock(), error)
+        value = out
+    return value  # type: ignore[no-any-return]
 
 
 def _skipped(task: Task, when: datetime, why: str) -> Collection:
@@ -166,52 +238,3 @@ def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collec
     return Collection(
         task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
     )
-
-
-def write_archives(
-    batches: Iterable[Batch],
-    *,
-    settings: Settings,
-    config: Part,
-    config_version: str,
-    until: datetime,
-    unwritten: Callable[[Batch, str], None],
-    name: Namer | None = None,
-) -> Iterator[Archive]:
-    """Write each batch; one that cannot be written (a full disk) is reported and dropped."""
-    n = 0
-    for batch in batches:
-        try:
-            archive = write_archive(
-                batch,
-                config=config,
-                config_version=config_version,
-                directory=settings.workdir,
-                until=until,
-                prefix=settings.prefix,
-                start=n,
-                compressor=settings.compressor,
-                namer=name,
-            )
-        except OSError as e:
-            error = f"archive {batch.number} of group {batch.group!r} not written: {e}"
-            log.error("archive.failed", group=batch.group, batch=batch.number, error=str(e))
-            discard_parts(batch)
-            unwritten(batch, error)
-            continue
-        n = archive.number + 1
-        yield archive
-
-
-def ship_archives(
-    archives: Iterable[Archive], *, transport: Transport, resent: Callable[[Part], bool]
-) -> Iterator[Shipment]:
-    """Ship each archive, holding back one whose rows the next run resends anyway."""
-    for archive in archives:
-        late = sorted({p.key for p in archive.batch.parts if resent(p)})
-        if late:
-            why = f"holds windows of {late} that failed in an earlier archive"
-            log.warning("archive.held_back", archive=archive.name, reason=why)
-            yield Shipment(archive=archive, error=why, skipped=True)
-        else:
-            yield ship(transport, archive)

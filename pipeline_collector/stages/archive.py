@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import struct
 import tarfile
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..compress import crc32, crc32_combine, default_compressor
+from ..config import DEFAULT_PREFIX, Limits
 from ..errors import ConfigurationError
 from ..log import logger
 from ..naming import ArchiveInfo, Namer, archive_name, check_name
 from ..protocols import Compressor
-from ..records import Archive, Batch, Part
+from ..records import Archive, Batch, Collection, Collector, Part, Task, Window
 from .archive_format import manifest, status_csv, tar_header, tar_padding
+from .chunk import document_part
+from .collect import json_document
+from .pack import pack
 
-__all__ = ["write_archive"]
+__all__ = ["archive", "write_archive"]
 
 _BLOCK = tarfile.BLOCKSIZE
 _RECORD = tarfile.RECORDSIZE
@@ -166,3 +172,105 @@ def write_archive(
         sha256=archive.sha256,
     )
     return archive
+
+
+def _nothing(**kwargs: Any) -> None:
+    """The function of a collector that stands for a user's own parts: never called."""
+
+
+def archive(
+    parts: Iterable[Part],
+    *,
+    config: Mapping[str, Any],
+    directory: str | os.PathLike[str],
+    limits: Limits | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    versions: Mapping[str, str] | None = None,
+    config_version: str = "1.0",
+    prefix: str = DEFAULT_PREFIX,
+    group: str = "default",
+    compressor: Compressor | None = None,
+    namer: Namer | None = None,
+) -> tuple[Archive, ...]:
+    """The pack and archive stages alone: parts of one's own into ``.tar.gz`` archives.
+
+    ``config`` is the ``config.json`` document every archive carries;
+    ``versions`` maps a key to the version its manifest entry says (``1.0``
+    by default); ``[since, until)`` is the window the status CSV reports
+    (``until`` is now when not given).  Parts are placed as the pipeline
+    places them, and no archive passes ``limits.max_upload_size``: a part
+    that could not fit one is refused before anything is written.  The parts'
+    files are left as they are.
+    """
+    limits = limits if limits is not None else Limits()
+    until = until if until is not None else datetime.now(timezone.utc)
+    since = since if since is not None else until
+    for name, value in (("since", since), ("until", until)):
+        if value.utcoffset() is None:
+            raise ConfigurationError(f"{name}={value!r} must be a timezone-aware datetime")
+    folder = Path(directory)
+    window = Window(since=since, until=until)
+    collections: dict[tuple[str, int], list[Part]] = {}
+    for part in parts:
+        collections.setdefault((part.key, part.seq), []).append(part)
+    records = [
+        Collection(
+            task=Task(
+                collector=Collector(
+                    key=key,
+                    version=(versions or {}).get(key, "1.0"),
+                    func=_nothing,
+                    format="json" if held[0].filename.endswith(".json") else "csv",
+                    shipping_group=group,
+                ),
+                window=window,
+                seq=seq,
+            ),
+            status="ok",
+            started_at=until,
+            elapsed=0.0,
+            rows=sum(p.rows for p in held),
+            bytes=sum(p.raw_size for p in held),
+            parts=tuple(held),
+        )
+        for (key, seq), held in collections.items()
+    ]
+    config_part = document_part(
+        json_document(dict(config), "the config document"),
+        key="config",
+        filename="config.json",
+        directory=folder,
+        seq=-1,
+        compressor=compressor,
+        stem=f"config-{secrets.token_hex(4)}",
+    )
+    written: list[Archive] = []
+    try:
+        batches = list(
+            pack(
+                records,
+                max_data_size=limits.max_data_size,
+                max_upload_size=limits.max_upload_size,
+                config=config_part,
+                config_version=config_version,
+            )
+        )
+        n = 0
+        for batch in batches:
+            made = write_archive(
+                batch,
+                config=config_part,
+                config_version=config_version,
+                directory=folder,
+                until=until,
+                prefix=prefix,
+                start=n,
+                compressor=compressor,
+                namer=namer,
+            )
+            written.append(made)
+            n = made.number + 1
+    finally:
+        config_part.path.unlink(missing_ok=True)
+    return tuple(written)

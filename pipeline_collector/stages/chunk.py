@@ -20,18 +20,29 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..compress import crc32, default_compressor
-from ..errors import CollectorError
+from ..config import Limits
+from ..errors import CollectorError, ConfigurationError
 from ..log import logger
 from ..protocols import Compressor
 from ..records import Collection, Part, Status
-from .collect import Collected, describe
+from .collect import Collected, describe, json_document
 from .cutter import CHUNK, TARGET, Cutter, whole_records
+from .discover import KEY, RESERVED
 from .rows import Rows, first_record, record_blocks
 
-__all__ = ["CHUNK", "csv_records", "cut", "document_part", "read_part", "split"]
+__all__ = [
+    "CHUNK",
+    "chunk",
+    "csv_records",
+    "cut",
+    "document_part",
+    "file_records",
+    "read_part",
+    "split",
+]
 
 
 log = logger("chunk")
@@ -196,13 +207,76 @@ def csv_records(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _file_records(path: Path, key: str) -> Iterator[Rows]:
+def file_records(path: Path, key: str) -> Iterator[Rows]:
     if not path.is_file():
         raise CollectorError(f"collector {key!r} returned {path}, which is not a file")
     if path.stat().st_size == 0:
         raise CollectorError(f"collector {key!r} wrote {path.name} with no CSV header")
     with path.open("rb") as f:
         yield from record_blocks(iter(partial(f.read, CHUNK), b""))
+
+
+def chunk(
+    data: Iterable[bytes | str] | Any,
+    *,
+    key: str,
+    directory: str | os.PathLike[str],
+    format: Literal["csv", "json"] = "csv",
+    limits: Limits | None = None,
+    seq: int = 0,
+    compressor: Compressor | None = None,
+) -> tuple[Part, ...]:
+    """The chunk stage alone: one key's own rows or JSON document, cut into parts.
+
+    ``data`` is CSV records (``bytes``, ``str`` or ``Rows`` blocks, the header
+    first) or, with ``format="json"``, a JSON value.  The parts are the ones
+    the pipeline would make: at most ``limits.max_data_size`` bytes of CSV
+    each, and each small enough to fit one upload of ``limits.max_upload_size``
+    with a config document of up to 64 KiB compressed.  ``archive`` packs them.
+    """
+    if not isinstance(key, str) or not KEY.match(key) or key in RESERVED:
+        raise ConfigurationError(
+            f"key {key!r} must match {KEY.pattern} and not be one of {sorted(RESERVED)}"
+            " (it names the archive member)"
+        )
+    limits = limits if limits is not None else Limits()
+    folder = Path(directory)
+    stem = f"{key}-{seq}-{secrets.token_hex(4)}"
+    if format == "json":
+        part = document_part(
+            json_document(data, f"the document of {key!r}"),
+            key=key,
+            filename=f"{key}.json",
+            directory=folder,
+            seq=seq,
+            compressor=compressor,
+            stem=stem,
+        )
+        if part.deflated_size > limits.max_deflated():
+            part.path.unlink(missing_ok=True)
+            raise ConfigurationError(
+                f"the document of {key!r} compresses to {part.deflated_size} bytes, more than"
+                f" one upload of {limits.max_upload_size} bytes may carry"
+            )
+        return (part,)
+    if format != "csv":
+        raise ConfigurationError(f"format={format!r} must be 'csv' or 'json'")
+    if isinstance(data, (str, bytes)):
+        raise ConfigurationError(
+            f"the rows of {key!r} are one {type(data).__name__}; give an iterable of records"
+            " (a file opened in binary mode, a list of lines, Rows blocks)"
+        )
+    parts = cut(
+        data,
+        key=key,
+        directory=folder,
+        limit=limits.max_data_size,
+        max_deflated=limits.max_deflated(),
+        seq=seq,
+        compressor=compressor,
+        stem=stem,
+    )
+    return tuple(p for p in parts if p.rows)
 
 
 def split(
@@ -250,7 +324,7 @@ def split(
             sources: list[Iterable[Any]] = (
                 [collected.records]
                 if collected.records is not None
-                else [_file_records(p, key) for p in collected.files]
+                else [file_records(p, key) for p in collected.files]
             )
             for n, records in enumerate(sources):
                 parts.extend(

@@ -29,7 +29,7 @@ from ..errors import CollectorError
 from ..log import logger
 from ..records import Mode, Task
 
-__all__ = ["Collected", "collect", "csv_lines", "describe"]
+__all__ = ["Collected", "collect", "csv_lines", "describe", "json_document"]
 
 log = logger("collect")
 
@@ -64,6 +64,18 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_document(value: Any, what: str) -> bytes:
+    """``value`` as strict JSON (no NaN or Infinity), UTF-8; ``what`` names it in errors."""
+    try:
+        text = json.dumps(value, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise CollectorError(
+            f"{what} returned a value that is not strict JSON"
+            f" ({e}; NaN and Infinity have no JSON form: send null or a string)"
+        ) from None
+    return text.encode("utf-8")
 
 
 def _paths(result: Any) -> tuple[Path, ...] | None:
@@ -103,14 +115,9 @@ def collect(
         if collector.format == "json":
             if result is None:
                 raise CollectorError(f"collector {collector.key!r} returned None, not a JSON value")
-            try:
-                text = json.dumps(result, default=_json_default, allow_nan=False)
-            except (TypeError, ValueError) as e:
-                raise CollectorError(
-                    f"collector {collector.key!r} returned a value that is not strict JSON"
-                    f" ({e}; NaN and Infinity have no JSON form: send null or a string)"
-                ) from None
-            return attrs.evolve(base, document=text.encode("utf-8"))
+            return attrs.evolve(
+                base, document=json_document(result, f"collector {collector.key!r}")
+            )
         if result is None:
             if collector.none_is_empty:
                 return attrs.evolve(base, files=())

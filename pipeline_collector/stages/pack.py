@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
+from ..errors import ConfigurationError
 from ..records import Batch, Collection, Part
 from .archive_format import archive_bound
 
@@ -52,6 +53,8 @@ def pack(
     already hold its key; else a new batch opens.  A sliced collector's
     batches close as soon as its window is placed; the rest close at the end,
     in the order they were opened.  A failed collection leaves a status row.
+    A part that cannot fit an upload even alone is refused
+    (``ConfigurationError``): no batch is made that its archive would break.
     """
     open_bins: list[_Bin] = []
     count = 0
@@ -82,9 +85,15 @@ def pack(
         group = c.task.collector.shipping_group
         touched: list[_Bin] = []
         for part in c.parts:
-            target = next(
-                (b for b in open_bins if b.group == group and fits(b, part, c)), None
-            ) or new_bin(group)
+            target = next((b for b in open_bins if b.group == group and fits(b, part, c)), None)
+            if target is None:
+                target = new_bin(group)
+                if not fits(target, part, c):
+                    raise ConfigurationError(
+                        f"part {part.index} of {part.key!r} ({part.deflated_size} bytes"
+                        f" compressed) cannot fit one upload of {max_upload_size} bytes beside"
+                        " config.json and the archive's own members; cut it with the same limits"
+                    )
             target.parts.append(part)
             if c not in target.collections:
                 target.collections.append(c)

@@ -10,22 +10,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config import HORIZON
+from ..config import HORIZON, require_aware
 from ..errors import ConfigurationError
 from ..log import logger
 from ..records import Collector, Plan, Problem, State, Task, Window
 from .positional import POSITIONAL, accepts
 
 log = logger("plan")
-
-
-def require_aware(name: str, value: datetime | None) -> None:
-    """Refuse a naive datetime: guessing its zone would shift every window."""
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ConfigurationError(
-            f"{name}={value.isoformat()} has no timezone; pass an aware datetime"
-            " (for example datetime(..., tzinfo=timezone.utc))"
-        )
 
 
 def collection_window(

@@ -1,8 +1,9 @@
 """Benchmark chunking on your own data: rows/s, MiB/s, ratio, parts, archive fill, memory.
 
-``bench_chunking`` runs a dry-run ``gather`` over a CSV file, or over one
-collector of your module and a window, once per compressor, and reports what
-each run made and cost.  Nothing is shipped and no state is touched; the
+``bench_chunking`` runs the chunk and archive stages (``pc.chunk``,
+``pc.archive``) over a CSV file, or over what one collector of your module
+hands back over a window, once per compressor, and reports what each run
+made and cost.  Nothing is shipped and no state is touched; the
 archives are written to a temporary folder and removed.  The command
 ``pipeline-collector bench`` prints the same figures as a table or JSON.
 
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -28,9 +29,11 @@ from typing import Any
 from attrs import frozen
 
 from ..compress import ZlibCompressor, default_compressor, get_compressor
-from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
+from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, Limits
 from ..errors import ConfigurationError, MissingExtra
-from ..stages.discover import register
+from ..records import Part
+from ..stages.archive import archive
+from ..stages.chunk import chunk
 from ..stages.rows import record_blocks
 
 __all__ = ["BenchResult", "bench_chunking", "parse_compressor", "render_table"]
@@ -160,21 +163,66 @@ class _PeakRss:
         self.peak = max(self.peak, self._now())
 
 
-def _csv_collectors(path: Path, key: str) -> list[Callable[..., Any]]:
-    """A config collector and one CSV collector yielding the file's records."""
+def _file_rows(path: Path) -> Iterator[Iterator[bytes]]:
+    """The file's records in blocks: one source."""
     if not path.is_file():
         raise ConfigurationError(f"CSV file not found: {path}")
+    if path.suffix == ".py":
+        raise ConfigurationError(
+            f"{path} is Python source, not a CSV file; to bench a collector module give its"
+            " module name (or the module itself) with the key to collect"
+        )
 
-    @register("config", "1.0", description="bench", config=True)
-    def config(**kwargs: Any) -> dict[str, str]:
-        return {"bench": str(path.name)}
-
-    @register(key, "1.0", format="csv", description=f"rows of {path.name}")
-    def rows(**kwargs: Any) -> Iterator[bytes]:
+    def blocks() -> Iterator[bytes]:
         with path.open("rb") as f:
             yield from record_blocks(iter(partial(f.read, 1 << 20), b""))
 
-    return [config, rows]
+    yield blocks()
+
+
+def _module_rows(
+    module: ModuleType,
+    key: str,
+    since: datetime | None,
+    until: datetime | None,
+    folder: Path,
+    max_data_size: int,
+) -> Iterator[Iterable[Any]]:
+    """What the collector ``key`` hands back over the window, one source per window."""
+    from ..errors import CollectorError
+    from ..records import State
+    from ..stages.chunk import file_records
+    from ..stages.collect import collect
+    from ..stages.discover import discover
+    from ..stages.plan import plan
+
+    now = datetime.now(timezone.utc)
+    p = plan(discover(module, [key]), State(), now=now, since=since, until=until)
+    tasks = [t for t in p.tasks if t.key == key]
+    if not tasks:
+        problems = "; ".join(f"{pr.key}: {pr.message}" for pr in p.problems)
+        raise ConfigurationError(
+            f"bench: nothing to collect for {key!r} ({problems or 'no window'})"
+        )
+    for task in tasks:
+        if task.collector.format != "csv":
+            raise ConfigurationError(f"bench measures CSV chunking; {key!r} is a JSON collector")
+        c = collect(
+            task,
+            workdir=folder,
+            max_data_size=max_data_size,
+            collection_type="dry-run",
+            clock=lambda: now,
+        )
+        try:
+            if c.error is not None:
+                raise CollectorError(f"bench of {key!r} failed: {c.error}")
+            if c.records is not None:
+                yield c.records
+            for path in c.files:
+                yield file_records(path, key)
+        finally:
+            shutil.rmtree(c.full_path, ignore_errors=True)
 
 
 def bench_chunking(
@@ -188,82 +236,61 @@ def bench_chunking(
     compressors: Iterable[ZlibCompressor | str] = (),
     workdir: str | os.PathLike[str] | None = None,
 ) -> tuple[BenchResult, ...]:
-    """Run the data through chunking and packing once per compressor; report each run.
+    """Run the data through the chunk and archive stages once per compressor; report each run.
 
     ``source`` is a CSV file (header first; ``key`` names it, ``data`` by
-    default) or a collector module, of which only ``key`` (and its config
-    collector) is collected over ``[since, until)``.  ``compressors`` are
-    compressors or ``name:level`` texts; the default compressor when none.
+    default) or a collector module, of which only ``key`` is collected over
+    ``[since, until)``.  ``compressors`` are compressors or ``name:level``
+    texts; the default compressor when none.
     """
     chosen = [parse_compressor(c) if isinstance(c, str) else c for c in compressors]
     if not chosen:
         chosen = [default_compressor()]
-    if isinstance(source, ModuleType):
-        if not key:
-            raise ConfigurationError("bench over a collector module needs the key to collect")
-        name = key
-        collectors: ModuleType | list[Callable[..., Any]] = source
-        subset: Sequence[str] | None = [key]
-    else:
-        name = key or "data"
-        collectors, subset = _csv_collectors(Path(source), name), None
-    return tuple(
-        _one(collectors, subset, name, comp, since, until, max_data_size, max_upload_size, workdir)
-        for comp in chosen
-    )
+    limits = Limits(max_data_size=max_data_size, max_upload_size=max_upload_size)
+    if isinstance(source, ModuleType) and not key:
+        raise ConfigurationError("bench over a collector module needs the key to collect")
+    name = key or "data"
+
+    def sources(folder: Path) -> Iterator[Iterable[Any]]:
+        if isinstance(source, ModuleType):
+            return _module_rows(source, name, since, until, folder, max_data_size)
+        return _file_rows(Path(source))
+
+    return tuple(_one(sources, name, comp, limits, workdir) for comp in chosen)
 
 
 def _one(
-    collectors: ModuleType | list[Callable[..., Any]],
-    subset: Sequence[str] | None,
+    sources: Callable[[Path], Iterator[Iterable[Any]]],
     key: str,
     compressor: ZlibCompressor,
-    since: datetime | None,
-    until: datetime | None,
-    max_data_size: int,
-    max_upload_size: int,
+    limits: Limits,
     workdir: str | os.PathLike[str] | None,
 ) -> BenchResult:
-    from ..errors import CollectorError
-    from ..run.runner import gather
-
     folder = Path(tempfile.mkdtemp(prefix="pipeline-collector-bench-", dir=workdir))
     try:
         with _PeakRss() as rss:
             t0 = time.perf_counter()
-            run = gather(
-                collectors,
-                mode="dry-run",
-                since=since,
-                until=until,
-                subset=subset,
-                max_data_size=max_data_size,
-                max_upload_size=max_upload_size,
-                workdir=folder,
-                compressor=compressor,
+            parts: list[Part] = []
+            for seq, rows in enumerate(sources(folder)):
+                parts += chunk(
+                    rows, key=key, directory=folder, limits=limits, seq=seq, compressor=compressor
+                )
+            archives = archive(
+                parts, config={"bench": key}, directory=folder, limits=limits, compressor=compressor
             )
             seconds = time.perf_counter() - t0
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    mine = [c for c in run.collections if c.key == key]
-    failed = [c for c in mine if c.status == "failed"]
-    if failed:
-        raise CollectorError(f"bench of {key!r} failed: {failed[0].error}")
-    if not mine:
-        raise ConfigurationError(
-            f"bench: nothing was collected for {key!r} ({run.reason or run.status})"
-        )
-    parts = [p for c in mine for p in c.parts]
     return BenchResult(
         compressor=f"{compressor.name}:{compressor.level}",
         key=key,
-        max_data_size=max_data_size,
-        max_upload_size=max_upload_size,
-        rows=sum(c.rows for c in mine),
-        bytes=sum(c.bytes for c in mine),
+        max_data_size=limits.max_data_size,
+        max_upload_size=limits.max_upload_size,
+        rows=sum(p.rows for p in parts),
+        bytes=sum(p.raw_size for p in parts),
         deflated=sum(p.deflated_size for p in parts),
         parts=len(parts),
-        archive_sizes=tuple(a.size for a in run.archives),
+        archive_sizes=tuple(a.size for a in archives),
         seconds=seconds,
         peak_rss=rss.peak,
     )

@@ -114,6 +114,15 @@ class DirectoryTransport:
         if not callable(self.layout):
             raise ConfigurationError(f"layout={self.layout!r} is not callable")
 
+    def close(self) -> None:
+        """Nothing to release: files are closed as each archive is copied."""
+
+    def __enter__(self) -> DirectoryTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def folder_for(self, when: datetime) -> Path:
         """The folder that archives shipped at ``when`` go to."""
         day = when.astimezone(timezone.utc) if when.tzinfo else when

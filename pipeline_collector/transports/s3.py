@@ -250,6 +250,12 @@ class S3Transport:
                 self._box.client.close()
                 self._box.client = None
 
+    def __enter__(self) -> S3Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _error_code(exc: Any) -> str:
     return str(exc.response.get("Error", {}).get("Code", "error"))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ...config import RunConfig
 from ...errors import ConfigurationError, PipelineError
 from ..config import settings
 from ..console import Console, make_console, routed_logs
 from ..declarations import SECRET_ENV
+from ..effects import flag
 from ..exits import EXIT_PARTIAL, EXIT_USAGE, UsageError
 from ..secrets import redactor_from_env
 
-__all__ = ["Work", "run_command"]
+__all__ = ["Work", "run_command", "run_config"]
 
 Work = Callable[[Mapping[str, Any], Console, Mapping[str, str]], int]
 """A command's work: its settings, its console and the environment -> the exit code."""
@@ -43,3 +46,18 @@ def run_command(
             return console.error(str(e), EXIT_USAGE)
         except PipelineError as e:
             return console.error(f"{type(e).__name__}: {e}", EXIT_PARTIAL)
+
+
+def run_config(o: Mapping[str, Any], **given: Any) -> RunConfig:
+    """The run's ``RunConfig`` from the settled options (flag, environment, config file).
+
+    Only what was given is passed on, so every default is the record's own;
+    an error names the option (``--max-data-size``), not the Python field.
+    """
+    values = {name: o.get(name) for name in RunConfig.setting_names()}
+    values.update(given)
+    try:
+        return RunConfig.from_values(**values)
+    except ConfigurationError as e:
+        text = re.sub(r"^([a-z_]+)=", lambda m: f"{flag(m.group(1))} ", str(e))
+        raise UsageError(text) from None

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from ...config import HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from ...log import logger
-from ...records import Mode, Run
+from ...records import Run
 from ...run.runner import gather
 from ...stages.discover import discover
 from ...tools.metrics import write_metrics_file
@@ -22,7 +19,7 @@ from ..effects import build_lock, build_store, build_transport, flag
 from ..exits import EXIT_FOR, EXIT_PARTIAL, UsageError
 from ..loading import collector_module, load_callable
 from ..report import report_table, run_json, summary_line
-from .common import run_command
+from .common import run_command, run_config
 
 __all__ = ["run"]
 
@@ -33,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> int:
-    mode = cast(Mode, o.get("mode") or "dry-run")
     module, subset = collector_module(o)
+    config = run_config(o, subset=subset)
     if console.progress is not None:
         console.progress.config_key = discover(module)[0].key
     transport, destination = build_transport(o, env, console.redact)
@@ -44,13 +41,14 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         "postgres"
     ):
         raise UsageError("--lock-name and --lock-scheme go with --lock postgresql://...")
-    if mode != "dry-run":
+    if config.ships:
         if transport is None:
             raise UsageError(
-                f"--mode {mode} ships archives: give a destination (--dir, --url or --s3-bucket)"
+                f"--mode {config.mode} ships archives: give a destination (--dir, --url or"
+                " --s3-bucket)"
             )
         if store is None:
-            raise UsageError(f"--mode {mode} keeps bookkeeping: give --state FILE")
+            raise UsageError(f"--mode {config.mode} keeps bookkeeping: give --state FILE")
     elif transport is not None:
         logger("cli").warning(
             "run.dry", reason=f"dry run: nothing is sent to {destination}; use --mode manual"
@@ -60,38 +58,21 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         for name in ("is_licensed", "is_shipping_configured")
         if o.get(name)
     }
-    own_workdir = o.get("workdir") is None
-    workdir = (
-        Path(o["workdir"])
-        if not own_workdir
-        else Path(tempfile.mkdtemp(prefix="pipeline-collector-"))
-    )
     started = time.monotonic()
     try:
         with live(console):
             result = gather(
                 module,
+                config,
                 state=store,
                 transport=transport,
                 lock=lock,
-                mode=mode,
-                since=o.get("since"),
-                until=o.get("until"),
-                subset=subset,
-                max_data_size=o.get("max_data_size") or MAX_DATA_SIZE,
-                max_upload_size=o.get("max_upload_size") or MAX_UPLOAD_SIZE,
-                horizon=o.get("horizon") or HORIZON,
-                workdir=workdir,
-                prefix=o.get("prefix") or "analytics",
                 is_licensed=checks.get("is_licensed"),
                 is_shipping_configured=checks.get("is_shipping_configured"),
             )
     finally:
-        close = getattr(transport, "close", None)
-        if callable(close):
-            close()
-        if own_workdir and (mode != "dry-run" or not any(workdir.iterdir())):
-            shutil.rmtree(workdir, ignore_errors=True)
+        if transport is not None:  # built here, so closed here
+            transport.close()
     code = EXIT_FOR.get(result.status, EXIT_PARTIAL)
     _report(result, code, console, o.get("report_json"), time.monotonic() - started)
     if o.get("metrics_file"):

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ...config import HORIZON
 from ...protocols import StateStore
 from ...records import Collector, Plan, State
 from ...stages.discover import discover
@@ -21,7 +20,7 @@ from ..effects import build_store
 from ..exits import EXIT_OK, EXIT_PARTIAL
 from ..loading import collector_module
 from ..report import iso, plan_json, state_json
-from .common import run_command
+from .common import run_command, run_config
 
 __all__ = ["render_plan", "run"]
 
@@ -33,16 +32,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> int:
     module, subset = collector_module(o)
-    collectors = discover(module, subset)
+    config = run_config(o, subset=subset)
+    collectors = discover(module, config.subset)
     store = build_store(o.get("state"))
     state = store.load() if store is not None else State()
     p = plan(
         collectors,
         state,
         now=datetime.now(timezone.utc),
-        since=o.get("since"),
-        until=o.get("until"),
-        horizon=o.get("horizon") or HORIZON,
+        since=config.since,
+        until=config.until,
+        horizon=config.horizon,
     )
     if o.get("json"):
         planned = {t.key for t in p.tasks}
