@@ -1,7 +1,12 @@
-"""Compose the stages by hand with ``toolz.pipe``: what ``gather`` does, minus bookkeeping.
+"""A pipeline of your own on the default flow: trim a column before it is cut, count what ships.
 
-Use this shape when a service needs a stage of its own between two of ours,
-say a filter that drops collections, or a transport chosen per archive.
+``default_flow()`` is the flow ``gather`` runs.  This adds a row-level step
+after ``collect`` that trims each job event's ``stdout`` to 80 characters,
+and an archive-level step before ``ship`` that counts the archives and
+bytes about to go out.  The runner keeps what makes a run safe whatever the
+flow: the bookkeeping (run it twice: the second run ships only what is new),
+the schema guard, the upload bound, the lock, and the removal of its parts
+and shipped archives.
 
     python examples/compose.py [--database PATH] [--out DIR]
 """
@@ -9,19 +14,29 @@ say a filter that drops collections, or a transport chosen per archive.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
-
-from toolz import curried, pipe
 
 import pipeline_collector as pc
 from pipeline_collector.demo import grow, jobs_collectors
-from pipeline_collector.stages.plan import config_task
 
-LIMIT = 1 * 2**20  # bytes of CSV per part
-UPLOAD = 100 * 2**20  # compressed bytes per archive
+
+def trim_stdout(row: dict[str, str]) -> dict[str, str]:
+    """A row-level step: the rest of a long output line is not worth shipping."""
+    return {**row, "stdout": row["stdout"][:80]}
+
+
+class Counter:
+    """An archive-level step: counts archives and bytes, passes each archive on."""
+
+    def __init__(self) -> None:
+        self.archives = 0
+        self.bytes = 0
+
+    def __call__(self, archive: pc.Archive) -> pc.Archive:
+        self.archives += 1
+        self.bytes += archive.size
+        return archive
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,44 +44,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="examples/data/jobs.sqlite3")
     parser.add_argument("--out", default="examples/out-composed")
     args = parser.parse_args(argv)
-    now = datetime.now(timezone.utc)
-    grow(Path(args.database), now)
-    work = Path(tempfile.mkdtemp(prefix="compose-"))
-    transport = pc.DirectoryTransport(args.out)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    grow(Path(args.database), datetime.now(timezone.utc))
 
-    plan = pc.plan(pc.discover(jobs_collectors(args.database)), pc.State(), now=now)
-    collect = partial(
-        pc.collect, workdir=work, max_data_size=LIMIT, collection_type="manual", clock=lambda: now
+    counter = Counter()
+    flow = (
+        pc.default_flow()
+        .after("collect", pc.map_rows("trim_stdout", trim_stdout))
+        .before("ship", pc.step("count", counter, on="archive"))
     )
-    split = partial(pc.split, directory=work, max_data_size=LIMIT)
-    config = split(collect(config_task(plan))).parts[0]
-
-    shipments = pipe(
-        plan.tasks,
-        curried.map(collect),  # call each collector over its window
-        curried.map(split),  # cut CSV into parts, compressed as they are cut
-        partial(
-            pc.pack,
-            max_data_size=LIMIT,
-            max_upload_size=UPLOAD,
-            config=config,
-            config_version=plan.config.version,
-        ),
-        curried.map(
-            partial(
-                pc.write_archive,
-                config=config,
-                config_version=plan.config.version,
-                directory=work,
-                until=plan.until,
-            )
-        ),
-        curried.map(partial(pc.ship, transport)),
-        list,
-    )
-    for s in shipments:
-        print(f"{s.archive.name}: {'shipped to ' + str(s.receipt.location) if s.ok else s.error}")
-    return 0 if all(s.ok for s in shipments) else 1
+    config = pc.RunConfig(mode="manual", limits=pc.Limits(max_data_size=2**20))  # many archives
+    with pc.DirectoryTransport(out) as transport:
+        run = pc.gather(
+            jobs_collectors(args.database),
+            config,
+            flow=flow,
+            state=pc.JsonFileStore(out / "state.json"),
+            transport=transport,
+            lock=pc.FileLock(out / ".lock"),
+        )
+    print(run)
+    print(f"counted {counter.archives} archives, {counter.bytes} bytes before shipping")
+    return 0 if run.status == "ok" else 1
 
 
 if __name__ == "__main__":

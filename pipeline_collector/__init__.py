@@ -46,7 +46,8 @@ from .records import (
     Task,
     Window,
 )
-from .run.flow import Flow, Step, default_flow, filter_rows, map_rows, step
+from .run.flow import Flow, Step, default_flow, step
+from .run.row_steps import filter_rows, map_rows
 from .run.runner import gather
 from .run.settings import Context, Settings
 from .run.steps import run_task

@@ -236,9 +236,6 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("step.failed", ("pipeline",), "error", ("step", "error"),
           "A step of the flow raised or gave a record the run cannot account for (an"
           " archive not written, a collection dropped): the keys it held failed."),
-    Event("archive.refused", ("pipeline",), "error", ("archive", "error"),
-          "An archive is not on disk at the size it claims, or is over the upload bound:"
-          " it is removed and its windows failed."),
     Event("archive.held_back", ("pipeline",), "warning", ("archive", "reason"),
           "An archive is not shipped: the next run resends its windows anyway."),
     Event("window.partly_shipped", ("pipeline",), "warning", ("archive", "keys", "reason"),

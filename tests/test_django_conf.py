@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from support import django_env
 
+from pipeline_collector.config import RunConfig
 from pipeline_collector.errors import ConfigurationError
 from pipeline_collector.locks import PostgresAdvisoryLock
 from pipeline_collector.stores import PostgresStore, SettingsStore
@@ -64,6 +65,7 @@ class TestRead:
         assert isinstance(service.lock, PostgresAdvisoryLock)
         assert (service.lock.name, service.lock.scheme) == ("gather_analytics_lock", "sha512")
         assert service.config.limits.max_data_size == 200 * 2**20
+        assert service.config == RunConfig()  # every default is the record's own
 
     def test_values_are_read(self, django_db: None) -> None:
         """Sizes, horizon and gates take the forms the CLI takes."""

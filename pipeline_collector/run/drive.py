@@ -9,8 +9,9 @@ must account for:
   bookkeeper notes each one;
 - batches: every part of every collection lands in exactly one batch; a
   part left out fails its key, naming the step;
-- archives: each is of its own batch, on disk at its stated size and
-  within the upload bound; then it is noted and its parts removed;
+- archives: each step gives the archive of its own batch, on disk at its
+  stated size and within the upload bound; then it is noted and its parts
+  removed;
 - shipments: an archive holding a window that failed earlier in the run is
   held back; the bookkeeper moves and saves the state on each answer before
   any later step sees it; the archive is removed once the flow is done
@@ -62,11 +63,11 @@ def drive(
             noted = True
         ships = s.gives == "shipment"
         if ships and not archived:
-            stream = _archived(stream, book, context)
+            stream = _archived(stream, book)
             archived = True
         stream = _apply(s, stream, context, book)
     if not archived:  # a dry run ends with its archives
-        stream = _archived(stream, book, context)
+        stream = _archived(stream, book)
     for item in stream:  # drive the lazy pipeline; the flow is done with each item
         if isinstance(item, Shipment):
             _remove(item.archive.path, context)
@@ -93,7 +94,7 @@ def _each(
     s: Step,
     stream: Iterable[Any],
     context: Context,
-    check: Callable[[Any, Any], str | None],
+    check: Callable[[Any, Any, Context], str | None],
     fail: Callable[[Any, Any, str], Any],
 ) -> Iterator[Any]:
     """Apply a one-record step; a raise or a wrong record is ``fail``-ed, naming the step."""
@@ -101,7 +102,7 @@ def _each(
         out: Any = None
         try:
             out = s(record, context)
-            problem = check(record, out)
+            problem = check(record, out, context)
         except ConfigurationError:
             raise  # the run is set up wrong (a name function, say): no record is to blame
         except Exception as e:
@@ -119,7 +120,7 @@ def _each(
 # --- collections ----------------------------------------------------------------
 
 
-def _same_collection(before: Collection, after: Any) -> str | None:
+def _same_collection(before: Collection, after: Any, context: Context) -> str | None:
     if not isinstance(after, Collection):
         return f"gave {type(after).__name__}, not a Collection"
     if after.task != before.task:
@@ -205,7 +206,7 @@ def _batch_problem(batch: Any, fed: dict[Part, Collection], placed: set[Part]) -
     return None
 
 
-def _same_batch(before: Batch, after: Any) -> str | None:
+def _same_batch(before: Batch, after: Any, context: Context) -> str | None:
     if not isinstance(after, Batch):
         return f"gave {type(after).__name__}, not a Batch"
     if (after.group, after.number) != (before.group, before.number) or set(after.parts) != set(
@@ -236,11 +237,21 @@ def _batch_of(record: Batch | Archive) -> Batch:
     return record if isinstance(record, Batch) else record.batch
 
 
-def _archive_of(before: Batch | Archive, after: Any) -> str | None:
+def _archive_of(before: Batch | Archive, after: Any, context: Context) -> str | None:
+    """Why ``after`` is not the archive of ``before``'s batch, on disk and within the bound."""
     if not isinstance(after, Archive):
         return f"gave {type(after).__name__}, not an Archive"
     if after.batch != _batch_of(before):
         return f"gave the archive of another batch ({after.batch.number})"
+    try:
+        size = after.path.stat().st_size
+    except OSError as e:
+        return f"gave {after.name}, which is not on disk ({e.strerror})"
+    if size != after.size:
+        return f"gave {after.name} of {size} bytes on disk, not the {after.size} it claims"
+    bound = context.limits.max_upload_size
+    if size > bound:
+        return f"gave {after.name} of {size} bytes, over the upload bound of {bound}"
     return None
 
 
@@ -254,26 +265,10 @@ def _fail_archive(book: Bookkeeper, context: Context) -> Callable[[Any, Any, str
     return fail
 
 
-def _archived(stream: Iterable[Any], book: Bookkeeper, context: Context) -> Iterator[Archive]:
-    """Each archive on disk at its size and within the upload bound; noted; parts removed."""
-    bound = context.limits.max_upload_size
+def _archived(stream: Iterable[Any], book: Bookkeeper) -> Iterator[Archive]:
+    """Each archive (checked by the steps that gave it) noted, and its parts removed."""
     for archive in _only(stream, Archive, "archives"):
         discard_parts(archive)
-        problem: str | None = None
-        try:
-            size = archive.path.stat().st_size
-        except OSError as e:
-            size, problem = -1, f"is not on disk: {e.strerror}"
-        if problem is None and size != archive.size:
-            problem = f"is {size} bytes on disk, not the {archive.size} it claims"
-        if problem is None and size > bound:
-            problem = f"is {size} bytes, over the upload bound of {bound}"
-        if problem is not None:
-            error = f"archive {archive.name} {problem}"
-            log.error("archive.refused", archive=archive.name, error=error)
-            _remove(archive.path, context)
-            book.unwritten(archive.batch, error)
-            continue
         book.archived(archive)
         yield archive
 
@@ -302,7 +297,7 @@ def _shipped(
             problem: str | None = None
             try:
                 out = s(archive, context)
-                problem = _shipment_of(archive, out)
+                problem = _shipment_of(archive, out, context)
             except Exception as e:
                 problem = f"raised {describe_exception(e)}"
             if problem is None:
@@ -316,7 +311,7 @@ def _shipped(
         yield shipment
 
 
-def _shipment_of(archive: Archive, after: Any) -> str | None:
+def _shipment_of(archive: Archive, after: Any, context: Context) -> str | None:
     if not isinstance(after, Shipment):
         return f"gave {type(after).__name__}, not a Shipment"
     if after.archive != archive:
@@ -324,8 +319,8 @@ def _shipment_of(archive: Archive, after: Any) -> str | None:
     return None
 
 
-def _same_shipment(before: Shipment, after: Any) -> str | None:
-    problem = _shipment_of(before.archive, after)
+def _same_shipment(before: Shipment, after: Any, context: Context) -> str | None:
+    problem = _shipment_of(before.archive, after, context)
     if problem is None and after.ok != before.ok:
         return f"changed whether {before.archive.name} was shipped"
     return problem

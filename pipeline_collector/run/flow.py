@@ -20,25 +20,31 @@ argument (``Settings`` in a worker, ``Context`` in the driver).
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, get_args
 
 import attrs
 from attrs import field, frozen
 
-from ..errors import CollectorError, ConfigurationError
-from ..stages.collect import Collected
-from ..stages.rows import Rows, split_records
+from ..errors import ConfigurationError
+from ..records import Archive, Batch, Collection, Shipment, Task
+from ..stages.archive import write_archive
+from ..stages.chunk import split
+from ..stages.collect import Collected, collect
+from ..stages.pack import pack
+from ..stages.ship import ship
+from .settings import Context, Settings
 
 __all__ = [
     "Boundary",
+    "archive_step",
+    "chunk_step",
+    "collect_step",
+    "pack_step",
+    "ship_step",
     "Flow",
     "Step",
     "default_flow",
-    "filter_rows",
-    "map_rows",
     "step",
 ]
 
@@ -209,8 +215,6 @@ def _step(value: object) -> Step:
 
 def default_flow() -> Flow:
     """The flow ``gather`` runs when given none: collect, chunk, pack, archive, ship."""
-    from .steps import archive_step, chunk_step, collect_step, pack_step, ship_step
-
     return Flow(
         (
             Step(name="collect", takes="task", gives="rows", func=collect_step, context=True),
@@ -229,114 +233,61 @@ def default_flow() -> Flow:
     )
 
 
-# --- row-level steps --------------------------------------------------------
-
-Row = Mapping[str, str]
+# --- the default flow's steps -----------------------------------------------
 
 
-def map_rows(name: str, func: Callable[[dict[str, str]], Mapping[str, str]]) -> Step:
-    """A step that passes each CSV row (a dict by column) through ``func`` before it is cut.
-
-    The header stays; a row ``func`` gives back unchanged keeps its bytes as
-    the collector wrote them.  JSON collections pass untouched.  Runs where
-    the task runs: give a module-level function when tasks run in processes.
-    """
-    return Step(name=name, takes="rows", gives="rows", func=_RowEdit(name, func, keep=False))
-
-
-def filter_rows(name: str, func: Callable[[dict[str, str]], bool]) -> Step:
-    """A step that keeps only the CSV rows for which ``func`` is true (header kept)."""
-    return Step(name=name, takes="rows", gives="rows", func=_RowEdit(name, func, keep=True))
+def collect_step(task: Task, settings: Settings) -> Collected:
+    """Call the task's collector over its window."""
+    return collect(
+        task,
+        workdir=settings.workdir,
+        max_data_size=settings.max_data_size,
+        collection_type=settings.mode,
+        clock=settings.clock,
+    )
 
 
-@frozen
-class _RowEdit:
-    """A picklable row edit: a filter (``keep``) or a map, named for its errors."""
-
-    name: str
-    func: Callable[[dict[str, str]], Any]
-    keep: bool
-
-    def __call__(self, collected: Collected) -> Collected:
-        if collected.error is not None or collected.document is not None:
-            return collected
-        if collected.records is None and not collected.files:
-            return collected
-        return attrs.evolve(collected, records=self._edited(collected), files=())
-
-    def _edited(self, collected: Collected) -> Iterator[bytes]:
-        from ..stages.chunk import file_records
-
-        key = collected.task.key
-        sources: list[Iterable[Any]] = (
-            [collected.records]
-            if collected.records is not None
-            else [file_records(p, key) for p in collected.files]
-        )
-        header: bytes | None = None
-        columns: list[str] = []
-        for n, source in enumerate(sources):
-            first = True
-            for record in _records(source, key):
-                if first:
-                    first = False
-                    if header is None:
-                        header = record
-                        columns = _fields(record)
-                        yield record
-                    elif record != header:
-                        raise CollectorError(
-                            f"collector {key!r}: file {n + 1} has another CSV header than"
-                            f" the first, so step {self.name!r} cannot read its rows"
-                        )
-                    continue
-                edited = self._edit(columns, record, key)
-                if edited is not None:
-                    yield edited
-
-    def _edit(self, columns: list[str], record: bytes, key: str) -> bytes | None:
-        values = _fields(record)
-        row = dict(zip(columns, values, strict=False))
-        try:
-            result = self.func(dict(row))
-        except Exception as e:
-            raise CollectorError(
-                f"step {self.name!r} raised {type(e).__name__} on a row of {key!r}: {e}"
-            ) from e
-        if self.keep:
-            return record if result else None
-        if not isinstance(result, Mapping):
-            raise CollectorError(
-                f"step {self.name!r} gave {type(result).__name__} for a row of {key!r};"
-                " a map step gives the row back as a dict"
-            )
-        if dict(result) == row:
-            return record
-        unknown = sorted(set(result) - set(columns))
-        if unknown:
-            raise CollectorError(
-                f"step {self.name!r} gave columns {unknown} that {key!r}'s header does not have"
-            )
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow([result.get(c, "") for c in columns])
-        return out.getvalue().encode("utf-8")
+def chunk_step(collected: Collected, settings: Settings) -> Collection:
+    """Cut what was collected into compressed parts, each within the upload bound."""
+    return split(
+        collected,
+        directory=settings.parts,
+        max_data_size=settings.max_data_size,
+        max_deflated=settings.max_deflated,
+        compressor=settings.compressor,
+    )
 
 
-def _records(source: Iterable[Any], key: str) -> Iterator[bytes]:
-    """Whole records, one ``bytes`` each, from what a collector yields."""
-    for value in source:
-        if type(value) is Rows:
-            yield from split_records(value)
-        elif isinstance(value, str):
-            yield value.encode("utf-8") if value.endswith("\n") else (value + "\n").encode()
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            data = bytes(value)
-            yield data if data.endswith(b"\n") else data + b"\n"
-        else:
-            raise CollectorError(
-                f"collector {key!r} yielded {type(value).__name__}; expected bytes or str"
-            )
+def pack_step(collections: Iterable[Collection], context: Context) -> Iterator[Batch]:
+    """Place parts into batches, one batch per archive, within the limits."""
+    return pack(
+        collections,
+        max_data_size=context.limits.max_data_size,
+        max_upload_size=context.limits.max_upload_size,
+        config=context.config_part,
+        config_version=context.plan.config.version,
+    )
 
 
-def _fields(record: bytes) -> list[str]:
-    return next(csv.reader([record.decode("utf-8")]), [])
+def archive_step(batch: Batch, context: Context) -> Archive:
+    """Write the batch's archive under the run's next free number."""
+    archive = write_archive(
+        batch,
+        config=context.config_part,
+        config_version=context.plan.config.version,
+        directory=context.settings.workdir,
+        until=context.plan.until,
+        prefix=context.config.prefix,
+        start=context.numbers.next,
+        compressor=context.settings.compressor,
+        namer=context.namer,
+    )
+    context.numbers.next = archive.number + 1
+    return archive
+
+
+def ship_step(archive: Archive, context: Context) -> Shipment:
+    """Hand the archive to the run's transport."""
+    if context.transport is None:  # the runner drops this step from a dry run
+        raise RuntimeError("ship_step needs the run's transport")
+    return ship(context.transport, archive)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import attrs
 
@@ -19,10 +19,19 @@ from ..naming import Namer
 from ..protocols import Clock, Compressor, Transport
 from ..records import Mode, Part, Plan
 
-if TYPE_CHECKING:
-    from .flow import Step
+__all__ = ["Context", "Numbers", "Settings", "TaskStep"]
 
-__all__ = ["Context", "Numbers", "Settings"]
+
+class TaskStep(Protocol):
+    """Protocol: a step a worker runs on one task's records (``flow.Step`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def gives(self) -> str: ...
+
+    def __call__(self, value: Any, context: Any = None) -> Any: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -35,7 +44,7 @@ class Settings:
     workdir: Path
     parts: Path
     ahead: int = 1  # tasks handed to the executor before their turn
-    steps: tuple[Step, ...] = ()  # the flow's steps from task to collection
+    steps: tuple[TaskStep, ...] = ()  # the flow's steps from task to collection
     config_size: int = 0  # compressed size of config.json, which rides in every archive
 
     @property

@@ -1,6 +1,5 @@
-"""The library's own steps, and the worker's half of a flow.
+"""The worker's half of a flow: one task's steps, and tasks handed to an executor.
 
-``collect_step`` .. ``ship_step`` are what ``default_flow()`` is made of;
 ``run_task`` runs a flow's worker steps (task to collection) over one task:
 the unit an executor runs; ``run_tasks`` hands tasks to the executor in plan
 order and skips keys the bookkeeper has stopped.
@@ -17,90 +16,22 @@ from typing import Any
 
 from ..errors import describe_exception
 from ..log import logger, lowest_level
-from ..records import Archive, Batch, Collection, Shipment, Task
-from ..stages.archive import write_archive
-from ..stages.chunk import split
-from ..stages.collect import Collected, collect
-from ..stages.pack import pack
-from ..stages.ship import ship
+from ..records import Archive, Batch, Collection, Task
+from ..stages.collect import Collected
+from .flow import default_flow
 from .relay import Relayed, here, replay, run_remote
-from .settings import Context, Settings
+from .settings import Settings
 
 __all__ = [
-    "archive_step",
-    "chunk_step",
-    "collect_step",
     "discard_parts",
     "failed_collection",
-    "pack_step",
     "run_task",
     "run_tasks",
-    "ship_step",
 ]
 
 log = logger("pipeline")
 
 Handle = Future[Collection | Relayed]  # what an executor returns: a worker process relays
-
-
-# --- the default flow's steps -----------------------------------------------
-
-
-def collect_step(task: Task, settings: Settings) -> Collected:
-    """Call the task's collector over its window."""
-    return collect(
-        task,
-        workdir=settings.workdir,
-        max_data_size=settings.max_data_size,
-        collection_type=settings.mode,
-        clock=settings.clock,
-    )
-
-
-def chunk_step(collected: Collected, settings: Settings) -> Collection:
-    """Cut what was collected into compressed parts, each within the upload bound."""
-    return split(
-        collected,
-        directory=settings.parts,
-        max_data_size=settings.max_data_size,
-        max_deflated=settings.max_deflated,
-        compressor=settings.compressor,
-    )
-
-
-def pack_step(collections: Iterable[Collection], context: Context) -> Iterator[Batch]:
-    """Place parts into batches, one batch per archive, within the limits."""
-    return pack(
-        collections,
-        max_data_size=context.limits.max_data_size,
-        max_upload_size=context.limits.max_upload_size,
-        config=context.config_part,
-        config_version=context.plan.config.version,
-    )
-
-
-def archive_step(batch: Batch, context: Context) -> Archive:
-    """Write the batch's archive under the run's next free number."""
-    archive = write_archive(
-        batch,
-        config=context.config_part,
-        config_version=context.plan.config.version,
-        directory=context.settings.workdir,
-        until=context.plan.until,
-        prefix=context.config.prefix,
-        start=context.numbers.next,
-        compressor=context.settings.compressor,
-        namer=context.namer,
-    )
-    context.numbers.next = archive.number + 1
-    return archive
-
-
-def ship_step(archive: Archive, context: Context) -> Shipment:
-    """Hand the archive to the run's transport."""
-    if context.transport is None:  # the runner drops this step from a dry run
-        raise RuntimeError("ship_step needs the run's transport")
-    return ship(context.transport, archive)
 
 
 # --- the worker's half --------------------------------------------------------
@@ -134,8 +65,6 @@ def run_task(task: Task, settings: Settings) -> Collection:
     A step that raises, or gives something other than a record of this
     task, fails the task with an error naming the step.
     """
-    from .flow import default_flow
-
     steps = settings.steps or default_flow().worker()
     value: Any = task
     for s in steps:
