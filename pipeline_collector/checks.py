@@ -4,20 +4,5 @@ The checks live in ``pipeline_collector.tools.checks``; this is the name
 users import them by.
 """
 
-from .tools.checks import (
-    REQUIRED_MEMBERS,
-    STATUS_HEADER,
-    ArchiveReport,
-    Member,
-    check_archive,
-    inspect_archive,
-)
-
-__all__ = [
-    "REQUIRED_MEMBERS",
-    "STATUS_HEADER",
-    "ArchiveReport",
-    "Member",
-    "check_archive",
-    "inspect_archive",
-]
+from .tools.checks import *  # noqa: F403
+from .tools.checks import __all__ as __all__  # noqa: PLC0414  (the re-export idiom)

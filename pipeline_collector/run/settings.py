@@ -8,7 +8,6 @@ Both are built by the runner from the run's ``RunConfig``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,32 +51,8 @@ class Settings:
         return self.config.mode
 
     @property
-    def since(self) -> datetime | None:
-        return self.config.since
-
-    @property
-    def until(self) -> datetime | None:
-        return self.config.until
-
-    @property
-    def horizon(self) -> timedelta:
-        return self.config.horizon
-
-    @property
-    def limits(self) -> Limits:
-        return self.config.limits
-
-    @property
     def max_data_size(self) -> int:
         return self.config.limits.max_data_size
-
-    @property
-    def max_upload_size(self) -> int:
-        return self.config.limits.max_upload_size
-
-    @property
-    def prefix(self) -> str:
-        return self.config.prefix
 
     @property
     def whole(self) -> bool:
@@ -87,10 +62,6 @@ class Settings:
     def max_deflated(self) -> int:
         """The compressed size one part may reach and still fit an upload with config.json."""
         return self.config.limits.max_deflated(self.config_size)
-
-    @property
-    def quiet(self) -> bool:
-        return self.config.quiet
 
 
 @attrs.define

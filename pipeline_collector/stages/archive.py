@@ -89,7 +89,7 @@ def write_archive(
     config_version: str,
     directory: Path,
     until: datetime,
-    prefix: str = "analytics",
+    prefix: str = DEFAULT_PREFIX,
     start: int = 0,
     compressor: Compressor | None = None,
     namer: Namer | None = None,
