@@ -36,6 +36,7 @@ __all__ = [
     "HORIZON",
     "MAX_DATA_SIZE",
     "MAX_UPLOAD_SIZE",
+    "MOST_BYTES",
     "RESERVE",
     "Limits",
     "RunConfig",
@@ -49,7 +50,7 @@ DEFAULT_PREFIX = "analytics"
 # Room kept in a lone part's archive for config.json and the metadata members.
 RESERVE = 64 * 2**10
 # No size or count past these is meant: a typo, not a setting (2**62 bytes = 4 EiB).
-_MOST_BYTES = 2**62
+MOST_BYTES = 2**62
 _MOST_IN_FLIGHT = 1 << 20
 
 
@@ -60,9 +61,9 @@ def _whole(name: str, value: object, example: str) -> int:
         )
     if value <= 0:
         raise ConfigurationError(f"{name}={value!r} must be positive, e.g. {example}")
-    if value > _MOST_BYTES:
+    if value > MOST_BYTES:
         raise ConfigurationError(
-            f"{name} of {value.bit_length()} bits is out of range: at most {_MOST_BYTES} bytes"
+            f"{name} of {value.bit_length()} bits is out of range: at most {MOST_BYTES} bytes"
         )
     return value
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,32 +21,90 @@ from .exits import UsageError
 from .options import aware, count, parse_size, parse_when, positive_float
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, is_secret_key
 
-__all__ = ["from_file", "load_config", "settings"]
+__all__ = ["DESTINATIONS", "Settled", "from_file", "load_config", "settings", "shown"]
 
 # Parsers that also take a TOML number (``max-data-size = 1048576``).
 _NUMBERS = (parse_size, positive_float, count)
 
 
+class Settled(dict[str, Any]):
+    """The options in force, and where each came from (``--dir``, ``PIPELINE_COLLECTOR_DIR``...)."""
+
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.sources = dict(sources)
+
+
+def shown(o: Mapping[str, Any], dest: str) -> str:
+    """How the user gave ``dest``: the flag, the variable or the file's key."""
+    if isinstance(o, Settled) and dest in o.sources:
+        return o.sources[dest]
+    return "--" + dest.replace("_", "-")
+
+
+# A destination is one setting taken whole from the highest layer that names
+# one: a flag --dir wins over PIPELINE_COLLECTOR_URL, and the settings of the
+# destination it replaced go with it.
+DESTINATIONS = ("dir", "url", "s3_bucket")
+_OF_KIND = {
+    "url": (
+        "content_type", "user", "cert", "key", "identity", "token_url", "client_id", "scope",
+        "proxy", "headers", "timeout", "retries", "allow_insecure",
+    ),
+    "s3_bucket": ("s3_endpoint", "s3_region", "s3_prefix", "s3_expected_owner"),
+}  # fmt: skip
+
+
 def settings(
     args: argparse.Namespace, command: str, env: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+) -> Settled:
     """The options in force for ``command``: flags, then ``env``, then the file, then defaults.
 
     ``env`` is ``os.environ`` unless given; a setting absent from all three
-    is absent here, and the command's own default applies.
+    is absent here, and the command's own default applies.  The destination
+    comes whole from the highest layer that names one.
     """
     env = os.environ if env is None else env
     parsed = vars(args)
-    given = {o.dest: parsed[o.dest] for o in options_of(command) if o.dest in parsed}
+    options = {o.dest: o for o in options_of(command)}
+    given = {dest: parsed[dest] for dest in options if dest in parsed}
     path = given.pop("config", None)
-    reads_env = any(o.reads_env(command) for o in options_of(command))
+    reads_env = any(o.reads_env(command) for o in options.values())
     if path is None and reads_env:
         path = env.get(ENV_CONFIG, "").strip() or None
-    merged = {} if path is None else from_file(load_config(path), command, str(path))
+    layers: list[tuple[dict[str, Any], Callable[[str], str]]] = []
+    if path is not None:
+        layers.append(
+            (
+                from_file(load_config(path), command, str(path)),
+                lambda d: f"{options[d].name} in config file {path}",
+            )
+        )
     if reads_env:
-        merged.update(from_env(env, command))
-    merged.update({k: v for k, v in given.items() if v is not None})
-    return merged
+        layers.append((from_env(env, command), lambda d: options[d].env or d))
+    layers.append(
+        (
+            {k: v for k, v in given.items() if v is not None},
+            lambda d: "--" + options[d].name,
+        )
+    )
+    top = max(
+        (n for n, (values, _) in enumerate(layers) if any(d in values for d in DESTINATIONS)),
+        default=None,
+    )
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for n, (layer, where) in enumerate(layers):
+        values = layer
+        if top is not None and n < top:
+            winner = next(d for d in DESTINATIONS if d in layers[top][0])
+            gone = [d for d in DESTINATIONS if d != winner]
+            gone += [k for d in gone for k in _OF_KIND.get(d, ())]
+            gone += ["ca_bundle"] if winner == "dir" else []
+            values = {k: v for k, v in layer.items() if k not in gone}
+        merged.update(values)
+        sources.update({d: where(d) for d in values})
+    return Settled(merged, sources)
 
 
 def _toml() -> Any:

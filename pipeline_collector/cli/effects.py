@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from ..protocols import Lock, StateStore, Transport
+from .config import shown
 from .exits import UsageError
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY, Redactor
 
@@ -112,13 +113,13 @@ def build_transport(
     """The destination the options name, and how to show it."""
     chosen = [n for n in ("dir", "url", "s3_bucket") if o.get(n)]
     if len(chosen) > 1:
-        raise UsageError("give one destination, not " + " and ".join(flag(n) for n in chosen))
+        raise UsageError("give one destination, not " + " and ".join(shown(o, n) for n in chosen))
     stray_http = [n for n in _HTTP_ONLY if o.get(n)]
     if stray_http and "url" not in chosen:
-        raise UsageError(f"{flag(stray_http[0])} is an HTTP setting and needs --url")
+        raise UsageError(f"{shown(o, stray_http[0])} is an HTTP setting and needs --url")
     stray_s3 = [n for n in _S3_ONLY if o.get(n)]
     if stray_s3 and "s3_bucket" not in chosen:
-        raise UsageError(f"{flag(stray_s3[0])} is an S3 setting and needs --s3-bucket")
+        raise UsageError(f"{shown(o, stray_s3[0])} is an S3 setting and needs --s3-bucket")
     if not chosen:
         return None, None
     if chosen[0] == "dir":

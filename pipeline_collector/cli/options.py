@@ -7,8 +7,12 @@ so argparse and the config file reader report a bad value the same way.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from ..config import MOST_BYTES
 
 __all__ = [
     "LOG_LEVELS",
@@ -23,6 +27,8 @@ __all__ = [
     "positive_float",
 ]
 
+#: No count or number of seconds past this is meant.
+MOST_NUMBER = 10**6
 LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 # Headers that carry credentials: never taken from a command line or a file.
@@ -50,9 +56,15 @@ def parse_size(text: str) -> int:
     if letter:
         base = 1000 if decimal_b and not binary else 1024
         factor = base ** _POWERS[letter.lower()]
-    value = int(float(number) * factor)
+    if len(number) > 30:  # past any size meant, and past what a float holds exactly
+        raise argparse.ArgumentTypeError(f"a size of {len(number)} digits is out of range")
+    value = int(Decimal(number) * factor)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: a size must be positive")
+    if value > MOST_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()!r} is out of range: at most {MOST_BYTES} bytes (4 EiB)"
+        )
     return value
 
 
@@ -90,6 +102,9 @@ def aware(when: datetime, shown: str) -> datetime:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([wdhms]?)$", re.IGNORECASE)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds", "": "days"}
+_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+#: No duration past this is meant (a horizon of a century is a typo).
+LONGEST = timedelta(days=36500)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -101,7 +116,13 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration, e.g. 28d, 4w, 12h")
-    value = timedelta(**{_UNITS[match[2].lower()]: float(match[1])})
+    unit = _UNITS[match[2].lower()]
+    amount = float(match[1]) if len(match[1]) <= 30 else math.inf
+    if amount * _SECONDS[unit] > LONGEST.total_seconds():
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()[:40]!r} is out of range: at most {LONGEST.days} days"
+        )
+    value = timedelta(**{unit: amount})
     if value <= timedelta(0):
         raise argparse.ArgumentTypeError(f"{text!r}: a duration must be positive")
     return value
@@ -139,17 +160,25 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 def positive_float(text: str) -> float:
-    """A number of zero or more (seconds, mostly).
+    """A finite number of zero or more, at most a million (seconds, mostly).
 
     >>> positive_float("0.5")
     0.5
+    >>> positive_float("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 'nan' is not a finite number
     """
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text.strip()[:40]!r} is not a finite number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    if value > MOST_NUMBER:
+        raise argparse.ArgumentTypeError(f"{text.strip()[:40]!r} is out of range: at most 1e6")
     return value
 
 
@@ -159,12 +188,17 @@ def count(text: str) -> int:
     >>> count("5")
     5
     """
+    digits = text.strip()
+    if len(digits) > 30:
+        raise argparse.ArgumentTypeError(f"a number of {len(digits)} digits is out of range")
     try:
-        value = int(text)
+        value = int(digits)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    if value > MOST_NUMBER:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: at most {MOST_NUMBER}")
     return value
 
 

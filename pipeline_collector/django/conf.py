@@ -30,7 +30,6 @@ import importlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -43,10 +42,15 @@ from ..naming import Namer
 from ..protocols import Lock, StateStore, Transport
 from ..run.hooks import ConfigHook
 from ..stores.settings import LAST_ENTRIES, LAST_GATHER
+from . import destination
+from .values import SETTING
+from .values import keys as _keys
+from .values import load as _import
+from .values import obj as _object
+from .values import where as _where
 
 __all__ = ["SETTING", "Service", "read", "transport"]
 
-SETTING = "PIPELINE_COLLECTOR"
 
 _KEYS = frozenset(
     {
@@ -65,9 +69,6 @@ _KEYS = frozenset(
         "NAME",
         "AMEND_CONFIG",
     }
-)
-_HTTP = frozenset(
-    {"URL", "CONTENT_TYPE", "AUTH", "CA_BUNDLE", "HEADERS", "PROXY", "TIMEOUT", "ALLOW_INSECURE"}
 )
 _TABLE = frozenset({"TABLE", "DATABASE"})
 _SETTINGS = frozenset(
@@ -95,33 +96,6 @@ class Service:
     amend_config: ConfigHook | None
 
 
-def _where(key: str, sub: str | None = None) -> str:
-    return f"{SETTING}[{key!r}]" + (f"[{sub!r}]" if sub else "")
-
-
-def _import(path: str, where: str) -> Any:
-    """``package.module.name`` (or ``package.module:name``) -> the object."""
-    module_name, _, attr = path.replace(":", ".").rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise ConfigurationError(f"{where}: cannot import {path!r}: {e}") from None
-
-
-def _object(value: Any, where: str, fits: Callable[[Any], bool], what: str) -> Any:
-    """An object that ``fits``: given, at a dotted path, or made by a callable found either way."""
-    if isinstance(value, str):
-        value = _import(value, where)
-    if not fits(value) and callable(value):
-        try:
-            value = value()
-        except (ConfigurationError, TypeError) as e:
-            raise ConfigurationError(f"{where}: {e}") from None
-    if not fits(value):
-        raise ConfigurationError(f"{where}: expected {what}, got {type(value).__name__}")
-    return value
-
-
 def _callable(value: Any, where: str) -> Callable[..., Any] | None:
     if value is None:
         return None
@@ -137,14 +111,6 @@ def _gate(value: Any, where: str) -> Callable[[], bool] | None:
     if isinstance(value, bool):
         return lambda: value
     return _callable(value, where)
-
-
-def _keys(block: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(block) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{where}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
-        )
 
 
 def _size(value: Any, where: str) -> int | None:
@@ -181,41 +147,6 @@ def _connection(alias: str, where: str) -> Any:
     if alias not in connections:
         raise ConfigurationError(f"{where}: no database {alias!r} in DATABASES")
     return ConnectionProxy(connections, alias)
-
-
-def _transport(value: Any) -> Transport:
-    where = _where("TRANSPORT")
-    if value is None:
-        raise ConfigurationError(f"{where} is needed to ship: a directory, a URL or an object")
-    if not isinstance(value, Mapping):
-        found: Transport = _object(value, where, lambda v: isinstance(v, Transport), "a transport")
-        return found
-    if "DIRECTORY" in value:
-        from ..transports import DirectoryTransport
-
-        _keys(value, frozenset({"DIRECTORY"}), where)
-        return DirectoryTransport(Path(value["DIRECTORY"]))
-    _keys(value, _HTTP, where)
-    if not value.get("URL") or not value.get("CONTENT_TYPE"):
-        raise ConfigurationError(
-            f"{where}: give DIRECTORY, or URL and CONTENT_TYPE (the service's registered type)"
-        )
-    from ..transports import Auth, HttpTransport
-
-    auth = value.get("AUTH")
-    if auth is not None:
-        auth = _object(auth, _where("TRANSPORT", "AUTH"), lambda v: isinstance(v, Auth), "an auth")
-    timeout = float(value.get("TIMEOUT") or 31.0)
-    return HttpTransport(
-        url=value["URL"],
-        content_type=value["CONTENT_TYPE"],
-        auth=auth,
-        verify=value.get("CA_BUNDLE") or True,
-        headers=dict(value.get("HEADERS") or {}),
-        proxy=value.get("PROXY"),
-        timeout=(timeout, timeout),
-        allow_insecure=bool(value.get("ALLOW_INSECURE")),
-    )
 
 
 def _store(value: Any, database: str) -> StateStore:
@@ -320,7 +251,7 @@ def _config(raw: Mapping[str, Any]) -> RunConfig:
 
 def transport(raw: Any = None) -> Transport:
     """The transport ``PIPELINE_COLLECTOR['TRANSPORT']`` names (Django's settings unless given)."""
-    return _transport(_setting(raw).get("TRANSPORT"))
+    return destination.build(_setting(raw).get("TRANSPORT"))
 
 
 def read(raw: Any = None) -> Service:
