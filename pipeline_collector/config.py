@@ -17,6 +17,7 @@ they are passed to ``gather`` beside it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ RESERVE = 64 * 2**10
 # No size or count past these is meant: a typo, not a setting (2**62 bytes = 4 EiB).
 MOST_BYTES = 2**62
 _MOST_IN_FLIGHT = 1 << 20
+_MOST_SECONDS = 1e6
 
 
 def _whole(name: str, value: object, example: str) -> int:
@@ -134,7 +136,8 @@ class RunConfig:
     datetimes; docs/contract.md, section 2), ``subset`` names the keys to
     collect (all when ``None``), ``workdir`` is where parts and archives are
     written (a private temporary folder when ``None``), ``max_in_flight`` how
-    many tasks an executor is handed ahead of their turn.
+    many tasks an executor runs at once (its own size when ``None``),
+    ``task_timeout`` the seconds one task may run before the run ends.
     """
 
     mode: Mode = "dry-run"
@@ -146,6 +149,7 @@ class RunConfig:
     prefix: str = DEFAULT_PREFIX
     workdir: Path | None = field(default=None, converter=_workdir)
     max_in_flight: int | None = None
+    task_timeout: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in get_args(Mode):
@@ -168,7 +172,19 @@ class RunConfig:
             isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MOST_IN_FLIGHT
         ):
             raise ConfigurationError(
-                f"max_in_flight must be a whole number from 1 to {_MOST_IN_FLIGHT}, not {n!r}"
+                f"max_in_flight={n!r} must be a whole number from 1 to {_MOST_IN_FLIGHT}"
+            )
+
+        s = self.task_timeout
+        if s is not None and (
+            isinstance(s, bool)
+            or not isinstance(s, (int, float))
+            or not math.isfinite(s)
+            or not 0 < s <= _MOST_SECONDS
+        ):
+            raise ConfigurationError(
+                f"task_timeout={s!r} must be a number of seconds, more than 0 and at most"
+                f" {_MOST_SECONDS:g}"
             )
 
     @property
@@ -205,8 +221,8 @@ class RunConfig:
         Traceback (most recent call last):
         ...
         pipeline_collector.errors.ConfigurationError: unknown run setting 'colour'; known: \
-horizon, max_data_size, max_in_flight, max_upload_size, mode, prefix, since, subset, until, \
-workdir
+horizon, max_data_size, max_in_flight, max_upload_size, mode, prefix, since, subset, \
+task_timeout, until, workdir
         """
         config = base if base is not None else cls()
         given = {k: v for k, v in values.items() if v is not None}

@@ -233,6 +233,12 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "An executor could not run a task (a lost worker, say): that window failed."),
     Event("collection.skipped", ("pipeline",), "warning", ("key", "window", "reason"),
           "A window is not collected because an earlier window of its key failed."),
+    Event("executor.replaced", ("pipeline",), "warning", ("key", "window", "reason"),
+          "A worker process of the pool died: a pool of the run's own takes the rest, and"
+          " the tasks that were running are tried once more."),
+    Event("task.timed_out", ("pipeline",), "error", ("key", "window", "error"),
+          "A task ran past task_timeout: it fails by name and the run ends, releasing its"
+          " lock; a thread that cannot be stopped is left to end by itself."),
     Event("step.failed", ("pipeline",), "error", ("step", "error"),
           "A step of the flow raised or gave a record the run cannot account for (an"
           " archive not written, a collection dropped): the keys it held failed."),

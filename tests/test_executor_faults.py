@@ -126,19 +126,31 @@ class TestKilledWorkers:
 
 
 class _Recording(ThreadPoolExecutor):
-    """A thread pool that notes how many tasks it was handed."""
+    """A thread pool that notes how many tasks it was handed and how many ran at once."""
 
     def __init__(self) -> None:
         super().__init__(4)
         self.submitted = 0
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
         self.enough = threading.Event()
         self.wanted = 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.submitted += 1
-        if self.submitted >= self.wanted:
-            self.enough.set()
-        return super().submit(fn, *args, **kwargs)
+        with self.lock:
+            self.submitted += 1
+            self.running += 1
+            self.most = max(self.most, self.running)
+            if self.submitted >= self.wanted:
+                self.enough.set()
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[Any]) -> None:
+        with self.lock:
+            self.running -= 1
 
 
 class TestSubmitAndInFlight:
@@ -160,12 +172,14 @@ class TestSubmitAndInFlight:
         assert store.state.entries == {}  # no window moved
 
     @pytest.mark.parametrize("limit", [1, 3])
-    def test_exactly_max_in_flight_tasks_are_handed_out_ahead(
+    def test_at_most_max_in_flight_run_and_a_slow_first_task_stalls_nothing(
         self, killers: ModuleType, marks: Path, tmp_path: Path, limit: int
     ) -> None:
-        """While the first task runs, exactly max_in_flight tasks have been handed to the executor."""
+        """Never more than max_in_flight tasks run at once; while the first is slow, the
+        others are handed out as workers free up, not held behind it."""
         pool = _Recording()
-        pool.wanted = limit + 1  # one more than allowed: must never happen while the first runs
+        tasks = 5  # the daily windows of steady over SINCE..NOW
+        pool.wanted = tasks  # every task handed out: only possible if nothing waits on the first
         seen: list[int] = []
         original = getattr(killers, "steady")  # noqa: B009
 
@@ -173,7 +187,7 @@ class TestSubmitAndInFlight:
 
             def steady(since: datetime, **kwargs: Any) -> Iterator[str]:
                 if since == SINCE:  # the first task in plan order
-                    pool.enough.wait(timeout=1.0)  # long enough for a wrong count to show
+                    pool.enough.wait(timeout=2.0)  # long enough for a stall to show
                     seen.append(pool.submitted)
                 yield from original(since=since, **kwargs)
 
@@ -184,7 +198,22 @@ class TestSubmitAndInFlight:
         finally:
             setattr(killers, "steady", original)  # noqa: B010
         assert result.status == "ok"
-        assert seen == [limit]
+        assert result.plan is not None and len(result.plan.tasks) == tasks
+        assert pool.most <= limit
+        assert seen == ([1] if limit == 1 else [tasks])
+
+    def test_the_in_flight_bound_follows_the_executor(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """Without max_in_flight, a pool of 4 threads runs up to 4 tasks at once."""
+        pool = _Recording()
+        with pool:
+            result, _, _ = run(killers, tmp_path, pool, subset=["steady"])
+        assert result.status == "ok" and pool.submitted == 5
+        assert 1 <= pool.most <= 4
+        from pipeline_collector.run.pool import default_ahead
+
+        assert default_ahead(pool, None) == 4 and default_ahead(pool, 2) == 2
 
     @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
     def test_max_in_flight_must_be_a_whole_number(
@@ -230,3 +259,73 @@ class TestFutureOutcomes:
         """An interrupt is not a task's failure: it stops the run and reaches the caller."""
         with capture_logs(), pytest.raises(KeyboardInterrupt):
             run(killers, tmp_path, _Answering(KeyboardInterrupt()))
+
+
+@pytest.fixture(scope="module")
+def slow() -> Iterator[ModuleType]:
+    """Collectors of which ``hangs`` sleeps 30 s, importable by name."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(HERE))
+        yield importlib.import_module("support.slow_collectors")
+
+
+class TestTaskTimeout:
+    """A hung window fails by name, the run ends and releases its lock."""
+
+    @pytest.mark.parametrize("pooled", [False, True], ids=["serial", "threads"])
+    def test_a_hung_task_ends_the_run_and_frees_the_lock(
+        self, slow: ModuleType, tmp_path: Path, pooled: bool
+    ) -> None:
+        """task_timeout=1: the run fails naming hangs; the next run takes the same lock."""
+        pool = ThreadPoolExecutor(2) if pooled else None
+        try:
+            with capture_logs() as events:
+                result, store, _ = run(slow, tmp_path, pool, task_timeout=1)
+            assert result.status == "failed"
+            assert "collector 'hangs'" in (result.reason or "")
+            assert "ran past task_timeout=1s" in (result.reason or "")
+            assert [e for e in events if e["event"] == "task.timed_out"]
+            hung = [c for c in result.collections if c.key == "hangs"]
+            assert [c.status for c in hung] == ["failed"]
+            assert "hangs" not in store.state.entries  # its window stays to be collected
+            again, _, _ = run(slow, tmp_path, pool, subset=["quick"])
+            assert again.status == "ok"  # the lock was released
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def test_the_thread_left_behind_is_a_daemon(self, slow: ModuleType, tmp_path: Path) -> None:
+        """In a serial run the hung task's thread cannot be stopped: it is a daemon thread,
+        so it never keeps the process alive, and it is named after its key."""
+        run(slow, tmp_path, None, task_timeout=1, subset=["hangs"])
+        left = [t for t in threading.enumerate() if t.name == "pipeline-collector-hangs"]
+        assert left and all(t.daemon for t in left)
+
+    @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), 1e7, True, "5"])
+    def test_a_bad_limit_is_refused(self, slow: ModuleType, tmp_path: Path, bad: object) -> None:
+        """Zero, negative, NaN, infinite, huge or non-numeric limits are refused by name."""
+        with pytest.raises(ConfigurationError, match="task_timeout"):
+            run(slow, tmp_path, None, task_timeout=bad)
+
+
+class TestBrokenPoolReplaced:
+    """A process pool broken by one task is replaced; the rest of the run goes on."""
+
+    def test_the_other_keys_ship_after_a_worker_dies(
+        self, killers: ModuleType, marks: Path, tmp_path: Path
+    ) -> None:
+        """Two workers, doomed kills its own: every steady window is collected and shipped."""
+        context = multiprocessing.get_context("spawn")
+        with capture_logs() as events, ProcessPoolExecutor(2, mp_context=context) as pool:
+            result, store, _ = run(killers, tmp_path, pool, max_in_flight=2)
+        assert (marks / "killed").exists()
+        steady = [c for c in result.collections if c.key == "steady"]
+        assert steady and all(c.status == "ok" for c in steady)
+        assert store.state.entries["steady"] == NOW
+        assert [e for e in events if e["event"] == "executor.replaced"]
+        doomed = [c for c in result.collections if c.key == "doomed"]
+        assert len(doomed) == 1
+        if doomed[0].status == "failed":  # it ran alone when it broke the pool
+            assert "BrokenProcessPool" in (doomed[0].error or "")
+        else:  # tried again beside the others, it completes
+            assert store.state.entries["doomed"] == NOW

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Final
 
+from ..config import DEFAULT_PREFIX, HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .option import ENV_PREFIX, GATHER, PLAN, RUN, Option
 from .options import LOG_LEVELS, parse_duration, parse_keys, parse_size, parse_when, positive_float
 
@@ -73,7 +74,7 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
         name="horizon",
         parse=parse_duration,
         metavar="DURATION",
-        help="how far back a run may reach: days, or 4w, 12h (default 28 days)",
+        help=f"how far back a run may reach: days, or 4w, 12h (default {HORIZON.days} days)",
     ),
     _window(
         name="subset",
@@ -86,20 +87,33 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
         name="max-data-size",
         parse=parse_size,
         metavar="SIZE",
-        help="largest uncompressed CSV part and archive content (default 200MiB)",
+        help="largest uncompressed CSV part and archive content"
+        f" (default {MAX_DATA_SIZE // 2**20}MiB)",
     ),
     _run(
         name="max-upload-size",
         parse=parse_size,
         metavar="SIZE",
-        help="largest compressed archive (default 100MiB, the ingress limit)",
+        help=f"largest compressed archive (default {MAX_UPLOAD_SIZE // 2**20}MiB,"
+        " the ingress limit)",
     ),
     _run(
         name="workdir",
         metavar="DIR",
         help="folder for temporary files and kept archives (default: a new temporary folder)",
     ),
-    _run(name="prefix", metavar="NAME", help="archive names start with it (default analytics)"),
+    _run(
+        name="prefix",
+        metavar="NAME",
+        help=f"archive names start with it (default {DEFAULT_PREFIX})",
+    ),
+    _run(
+        name="task-timeout",
+        parse=positive_float,
+        metavar="SECONDS",
+        help="a task running longer fails by name and ends the run, releasing the lock"
+        " (default: no limit)",
+    ),
     _books(name="state", metavar="FILE|URL", help=STATE_HELP),
     _window(name="state", commands=PLAN, metavar="FILE|URL", help=STATE_HELP),
     _books(

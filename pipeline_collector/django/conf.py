@@ -9,7 +9,7 @@ Keys (upper case, as Django's own settings dicts)::
         "LOCK": {"NAME": "gather_analytics_lock", "SCHEME": "sha512"},
         "DATABASE": "default",          # the connection the store and the lock use
         "MAX_DATA_SIZE": "200MiB", "MAX_UPLOAD_SIZE": "100MiB", "HORIZON": "4w",
-        "PREFIX": "analytics", "WORKDIR": None,
+        "PREFIX": "analytics", "WORKDIR": None, "TASK_TIMEOUT": 600,
         "IS_LICENSED": ..., "IS_SHIPPING_CONFIGURED": ...,   # callables, paths or booleans
         "NAME": ..., "AMEND_CONFIG": ...,
     }
@@ -43,6 +43,7 @@ from ..protocols import Lock, StateStore, Transport
 from ..run.hooks import ConfigHook
 from ..stores.settings import LAST_ENTRIES, LAST_GATHER
 from . import destination
+from .destination import seconds
 from .values import SETTING
 from .values import keys as _keys
 from .values import load as _import
@@ -68,6 +69,7 @@ _KEYS = frozenset(
         "IS_SHIPPING_CONFIGURED",
         "NAME",
         "AMEND_CONFIG",
+        "TASK_TIMEOUT",
     }
 )
 _TABLE = frozenset({"TABLE", "DATABASE"})
@@ -239,6 +241,9 @@ def _config(raw: Mapping[str, Any]) -> RunConfig:
         "horizon": _horizon(raw.get("HORIZON"), _where("HORIZON")),
         "prefix": raw.get("PREFIX"),
         "workdir": raw.get("WORKDIR"),
+        "task_timeout": None
+        if raw.get("TASK_TIMEOUT") is None
+        else seconds(raw["TASK_TIMEOUT"], _where("TASK_TIMEOUT")),
     }
     try:
         return RunConfig.from_values(None, **values)

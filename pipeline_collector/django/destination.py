@@ -18,7 +18,7 @@ from .values import keys as _keys
 from .values import obj as _object
 from .values import where as _where
 
-__all__ = ["build"]
+__all__ = ["build", "seconds"]
 
 _HTTP = frozenset(
     {"URL", "CONTENT_TYPE", "AUTH", "CA_BUNDLE", "HEADERS", "PROXY", "TIMEOUT", "ALLOW_INSECURE"}
@@ -55,8 +55,8 @@ def build(value: Any) -> Transport:
         auth = _object(auth, _where("TRANSPORT", "AUTH"), lambda v: isinstance(v, Auth), "an auth")
     options: dict[str, Any] = {}
     if value.get("TIMEOUT") is not None:
-        seconds = _seconds(value["TIMEOUT"], _where("TRANSPORT", "TIMEOUT"))
-        options["timeout"] = (seconds, seconds)
+        limit = seconds(value["TIMEOUT"], _where("TRANSPORT", "TIMEOUT"))
+        options["timeout"] = (limit, limit)
     return HttpTransport(
         url=_text(value["URL"], _where("TRANSPORT", "URL")),
         content_type=_text(value["CONTENT_TYPE"], _where("TRANSPORT", "CONTENT_TYPE")),
@@ -93,7 +93,7 @@ def _verify(value: Any) -> bool | str:
     return _text(value, _where("TRANSPORT", "CA_BUNDLE"))
 
 
-def _seconds(value: Any, where: str) -> float:
+def seconds(value: Any, where: str) -> float:
     from ..cli.options import positive_float
 
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

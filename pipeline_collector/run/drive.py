@@ -51,10 +51,15 @@ def drive(
     book: Bookkeeper,
     known: dict[str, dict[str, Header]],
     executor: Executor | None,
+    task_timeout: float | None = None,
 ) -> None:
     """Run ``tasks`` through the worker steps and then ``steps``, keeping the books."""
     stream: Iterator[Any] = run_tasks(
-        tasks, settings=context.settings, executor=executor, stopped=book.stopped
+        tasks,
+        settings=context.settings,
+        executor=executor,
+        stopped=book.stopped,
+        task_timeout=task_timeout,
     )
     noted = archived = False
     for s in steps:
@@ -164,10 +169,16 @@ def _packed(s: Step, stream: Iterator[Any], context: Context, book: Bookkeeper) 
     fed: dict[Part, Collection] = {}
     placed: set[Part] = set()
 
+    upstream: list[BaseException] = []
+
     def feed() -> Iterator[Collection]:
-        for c in stream:
-            fed.update(dict.fromkeys(c.parts, c))
-            yield c
+        try:
+            for c in stream:
+                fed.update(dict.fromkeys(c.parts, c))
+                yield c
+        except BaseException as e:  # not the step's fault: it goes on up
+            upstream.append(e)
+            raise
 
     try:
         for batch in s(feed(), context):
@@ -181,6 +192,8 @@ def _packed(s: Step, stream: Iterator[Any], context: Context, book: Bookkeeper) 
             placed.update(batch.parts)
             yield batch
     except Exception as e:
+        if upstream and e is upstream[0]:
+            raise
         error = f"step {s.name!r} raised {describe_exception(e)}"
         log.error("step.failed", step=s.name, error=error)
         book.errors.append(error)

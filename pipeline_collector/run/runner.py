@@ -40,8 +40,9 @@ from .arguments import check_effects
 from .drive import drive
 from .flow import Flow, default_flow
 from .hooks import ConfigHook, amended, check_namer
+from .pool import TaskTimedOut, default_ahead
 from .settings import Context, Settings
-from .steps import discard_parts, run_task
+from .steps import discard_parts, failed_collection, run_task
 
 __all__ = ["gather", "utcnow"]
 
@@ -78,6 +79,7 @@ def gather(
     workdir: str | os.PathLike[str] | None = None,
     prefix: str | None = None,
     max_in_flight: int | None = None,
+    task_timeout: float | None = None,
 ) -> Run:
     """Collect, pack and (unless a dry run) ship; return the run's report.
 
@@ -106,6 +108,7 @@ def gather(
         workdir=workdir,
         prefix=prefix,
         max_in_flight=max_in_flight,
+        task_timeout=task_timeout,
     )
     check_effects(state=state, transport=transport, lock=lock, compressor=compressor)
     if flow is None:
@@ -142,7 +145,7 @@ def gather(
         compressor=compressor or default_compressor(),
         workdir=folder,
         parts=folder,  # a private folder replaces it under the lock
-        ahead=config.max_in_flight or max(2, 2 * (os.cpu_count() or 1)),
+        ahead=default_ahead(executor, config.max_in_flight),
         steps=flow.worker(),
     )
     run = _Run(
@@ -262,6 +265,7 @@ class _Run:
             transport=self.transport,
             namer=self.name,
         )
+        timed_out: TaskTimedOut | None = None
         try:
             drive(
                 p.tasks,
@@ -270,20 +274,28 @@ class _Run:
                 book,
                 _known_headers(current),
                 self.executor,
+                self.settings.config.task_timeout,
             )
+        except TaskTimedOut as e:  # the run ends here; the books keep what was confirmed
+            log.error("task.timed_out", key=e.task.key, window=str(e.task.window), error=str(e))
+            book.collected(failed_collection(e.task, self.settings.clock(), str(e)))
+            timed_out = e
         finally:
             discard_parts(config)
-        return self._report(p, book, started)
+        return self._report(p, book, started, timed_out)
 
-    def _report(self, p: Plan, book: Bookkeeper, started: float) -> Run:
+    def _report(
+        self, p: Plan, book: Bookkeeper, started: float, timed_out: TaskTimedOut | None = None
+    ) -> Run:
         mode = self.settings.mode
         clean = (
-            not p.problems
+            timed_out is None
+            and not p.problems
             and not book.errors
             and all(c.ok for c in book.collections)
             and all(s.ok for s in book.shipments)
         )
-        status: RunStatus = "ok" if clean else "partial"
+        status: RunStatus = "ok" if clean else "partial" if timed_out is None else "failed"
         why = None if clean else _reason(p, book)
         if self.transport is not None:  # windows that had nothing to ship move only now
             book.close(

@@ -7,10 +7,8 @@ order and skips keys the bookkeeper has stopped.
 
 from __future__ import annotations
 
-import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +17,7 @@ from ..log import logger, lowest_level
 from ..records import Archive, Batch, Collection, Task
 from ..stages.collect import Collected
 from .flow import default_flow
-from .relay import Relayed, here, replay, run_remote
+from .pool import Pool, run_alone
 from .settings import Settings
 
 __all__ = [
@@ -30,9 +28,6 @@ __all__ = [
 ]
 
 log = logger("pipeline")
-
-Handle = Future[Collection | Relayed]  # what an executor returns: a worker process relays
-
 
 # --- the worker's half --------------------------------------------------------
 
@@ -95,75 +90,36 @@ def run_tasks(
     settings: Settings,
     executor: Executor | None,
     stopped: Callable[[Task], bool],
+    task_timeout: float | None = None,
 ) -> Iterator[Collection]:
-    """Run tasks in plan order (ahead of time on ``executor``), skipping stopped keys.
+    """Run tasks in plan order (on ``executor`` as its workers free up), skipping stopped keys.
 
-    An executor that cannot take a task or run it (a broken process pool, a
-    lost dask worker) fails that task, never the run.  Events a worker
-    process logs are logged here when its task's turn comes (``relay``).
+    An executor that cannot take a task or run it (a lost dask worker) fails
+    that task, never the run; a process pool whose worker died is replaced
+    (``pool``).  A task past ``task_timeout`` raises ``TaskTimedOut``, which
+    ends the run.  Events a worker process logs are logged here when its
+    task's turn comes (``relay``).
     """
-    pending: deque[tuple[Task, Handle | Collection | None]] = deque()
-    queue = iter(tasks)
-    ahead = settings.ahead if executor is not None else 1
-    level = lowest_level() if executor is not None else 0
-
-    def top_up() -> None:
-        while len(pending) < ahead:
-            task = next(queue, None)
-            if task is None:
-                return
-            if executor is None or stopped(task):
-                pending.append((task, None))
+    if executor is None:
+        for task in tasks:
+            if stopped(task):
+                yield _skipped(task, settings.clock(), "an earlier window of this key failed")
             else:
-                pending.append((task, _submit(executor, task, settings, level)))
-
-    top_up()
-    while pending:
-        task, handle = pending.popleft()
+                yield run_alone(run_task, task, settings, task_timeout)
+        return
+    pool = Pool(
+        executor=executor,
+        settings=settings,
+        work=run_task,
+        seconds=task_timeout,
+        level=lowest_level(),
+        ahead=settings.ahead,
+    )
+    for task, result in pool.results(iter(tasks), stopped):
         if stopped(task):
-            if handle is not None:
-                discard_parts(_result(task, handle, settings))
+            if result is not None:
+                discard_parts(result)
             yield _skipped(task, settings.clock(), "an earlier window of this key failed")
         else:
-            yield _result(task, handle, settings)
-        top_up()
-
-
-def _submit(executor: Executor, task: Task, settings: Settings, level: int) -> Handle | Collection:
-    """The task handed to ``executor``, or its failed collection when it was refused."""
-    try:
-        return executor.submit(run_remote, run_task, task, settings, here(), level)
-    except Exception as e:
-        return _executor_failed(task, settings, e)
-
-
-def _result(task: Task, handle: Handle | Collection | None, settings: Settings) -> Collection:
-    """The task's collection; an executor that could not run it fails that task only."""
-    if handle is None:
-        return run_task(task, settings)
-    if isinstance(handle, Collection):
-        return handle
-    try:
-        done = handle.result()
-    except BaseException as e:
-        if not isinstance(e, Exception) and not _cancelled(e):
-            raise
-        return _executor_failed(task, settings, e)
-    return replay(done) if isinstance(done, Relayed) else done
-
-
-def _cancelled(e: BaseException) -> bool:
-    """Whether ``e`` is asyncio's ``CancelledError`` (dask's futures raise it when cancelled).
-
-    Without asyncio imported nothing can raise it, so it is not imported here.
-    """
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and isinstance(e, asyncio.CancelledError)
-
-
-def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collection:
-    error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
-    log.error("executor.failed", key=task.key, window=str(task.window), error=error)
-    return Collection(
-        task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
-    )
+            assert result is not None
+            yield result
