@@ -3,6 +3,35 @@
 from __future__ import annotations
 
 
+def describe_exception(e: BaseException) -> str:
+    """``"<type>: <message>"``, even when the exception's ``str()`` raises.
+
+    A failure is recorded and the run goes on; reading the message of what
+    a collector, slicer or hook raised must not become a second failure.
+
+    >>> describe_exception(KeyError("jobs"))
+    "KeyError: 'jobs'"
+    >>> class Broken(Exception):
+    ...     def __str__(self) -> str:
+    ...         raise KeyError("no message")
+    >>> describe_exception(Broken())
+    'Broken: <its message could not be read: KeyError>'
+    """
+    return f"{type(e).__name__}: {message_of(e)}"
+
+
+def message_of(e: BaseException) -> str:
+    """``str(e)``, or a note of why it could not be read: never raises.
+
+    >>> message_of(ValueError("bad window"))
+    'bad window'
+    """
+    try:
+        return str(e)
+    except Exception as inner:  # noqa: BLE001 - any failure of str() is what is guarded
+        return f"<its message could not be read: {type(inner).__name__}>"
+
+
 class PipelineError(Exception):
     """Base of every error this library raises on purpose."""
 

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from attrs import frozen
 
-from .errors import ConfigurationError, ShipError
+from .errors import ConfigurationError, ShipError, describe_exception, message_of
 from .records import Archive, Window
 
 __all__ = [
@@ -162,8 +162,8 @@ def layout_path(layout: Layout, info: ArchiveInfo, where: str) -> tuple[str, ...
     try:
         path = layout(info)
     except Exception as e:
-        raise ShipError(f"{where} raised {type(e).__name__}: {e}") from None
+        raise ShipError(f"{where} raised {describe_exception(e)}") from None
     try:
         return check_path(path, where)
     except ConfigurationError as e:
-        raise ShipError(str(e)) from None
+        raise ShipError(message_of(e)) from None

@@ -15,6 +15,7 @@ from concurrent.futures import Executor, Future
 from datetime import datetime
 from typing import TypeVar
 
+from ..errors import describe_exception, message_of
 from ..log import logger, lowest_level
 from ..naming import Namer
 from ..protocols import Transport
@@ -161,7 +162,7 @@ def _cancelled(e: BaseException) -> bool:
 
 
 def _executor_failed(task: Task, settings: Settings, e: BaseException) -> Collection:
-    error = f"executor could not run {task.key!r}: {type(e).__name__}: {e}"
+    error = f"executor could not run {task.key!r}: {describe_exception(e)}"
     log.error("executor.failed", key=task.key, window=str(task.window), error=error)
     return Collection(
         task=task, status="failed", started_at=settings.clock(), elapsed=0.0, error=error
@@ -194,8 +195,8 @@ def write_archives(
                 namer=name,
             )
         except OSError as e:
-            error = f"archive {batch.number} of group {batch.group!r} not written: {e}"
-            log.error("archive.failed", group=batch.group, batch=batch.number, error=str(e))
+            error = f"archive {batch.number} of group {batch.group!r} not written: {message_of(e)}"
+            log.error("archive.failed", group=batch.group, batch=batch.number, error=message_of(e))
             discard_parts(batch)
             unwritten(batch, error)
             continue

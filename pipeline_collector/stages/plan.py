@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import HORIZON
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, describe_exception, message_of
 from ..log import logger
 from ..records import Collector, Plan, Problem, State, Task, Window
 from .positional import POSITIONAL, accepts
@@ -282,9 +282,9 @@ def plan(
             windows = slice_windows(collector, last_gather, start, run_until, full, run_since)
         except Exception as e:  # a slicer is user code: any failure stops its key only
             message = (
-                str(e)
+                message_of(e)
                 if isinstance(e, ConfigurationError)
-                else (f"slicer of {collector.key!r} raised {type(e).__name__}: {e}")
+                else f"slicer of {collector.key!r} raised {describe_exception(e)}"
             )
             log.error("slicer.failed", key=collector.key, error=message)
             problems.append(Problem(key=collector.key, message=message))
