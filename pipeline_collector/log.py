@@ -240,8 +240,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("window.partly_shipped", ("pipeline",), "warning", ("archive", "keys", "reason"),
           "A shipped archive holds part of a window that failed elsewhere: it is resent."),
     Event("state.record_unreadable", ("pipeline",), "warning", ("record", "error"),
-          "A record the library keeps in the state (schemas) is not of its shape: it is not"
-          " used and is left as it is."),
+          "A record the library keeps in the state (schemas), or an entry of it, is not of"
+          " its shape: that part is not used (the guard is off for its key or version only)"
+          " and is left as it is until its key ships again."),
     Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
           "The bookkeeping was saved: after each confirmed upload, and at the end."),
     Event("worker.events_dropped", ("pipeline",), "warning", ("key", "window", "worker", "dropped"),
