@@ -171,8 +171,8 @@ def _newline_from_end(data: bytes, n: int) -> int:
 
     Counted a stride at a time, so only the stride that holds it is split.
 
-    >>> _newline_from_end(b"a\nb\nc", 1), _newline_from_end(b"a\nb\nc", 2), _newline_from_end(b"a", 1)
-    (3, 1, -1)
+    >>> [_newline_from_end(b"a\nb\nc", n) for n in (1, 2, 3)]
+    [3, 1, -1]
     """
     end = len(data)
     while end > 0:
