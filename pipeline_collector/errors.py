@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .units import valid_text
+
 
 def describe_exception(e: BaseException) -> str:
     """``"<type>: <message>"``, even when the exception's ``str()`` raises.
@@ -21,15 +23,19 @@ def describe_exception(e: BaseException) -> str:
 
 
 def message_of(e: BaseException) -> str:
-    """``str(e)``, or a note of why it could not be read: never raises.
+    r"""``str(e)``, or a note of why it could not be read: never raises.
 
-    >>> message_of(ValueError("bad window"))
-    'bad window'
+    The text is valid Unicode (a lone surrogate is escaped), so a failure
+    can be written to any UTF-8 file, report or stream.
+
+    >>> message_of(ValueError("bad window")), message_of(ValueError("file \udcff"))
+    ('bad window', 'file \\udcff')
     """
     try:
-        return str(e)
+        text = str(e)
     except Exception as inner:  # noqa: BLE001 - any failure of str() is what is guarded
         return f"<its message could not be read: {type(inner).__name__}>"
+    return valid_text(text) if isinstance(text, str) else "<its message is not text>"
 
 
 class PipelineError(Exception):

@@ -80,7 +80,7 @@ SETTINGS_CORRUPTIONS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "entries key a lone surrogate": (
         {ENTRIES: '{"old\\ud800key": "2026-11-27T10:00:00Z"}'},
-        r"entries key 'old\\\\ud800key' is not valid Unicode",
+        r"entries key 'old\\ud800key' is not valid Unicode",
     ),
     "entries key not a string": (
         {ENTRIES: {("a", "tuple"): "2026-11-27T10:00:00Z"}},
@@ -182,7 +182,7 @@ FILE_CORRUPTIONS: dict[str, tuple[bytes, str]] = {
     ),
     "lone surrogate key": (
         document(entries='{"old\\ud800key": "2026-11-27T10:00:00Z"}').encode(),
-        r"'old\\\\ud800key' is not valid Unicode",
+        r"'old\\ud800key' is not valid Unicode",
     ),
     "not utf-8": (document(extra='"caf\xe9"').encode("latin-1"), "not UTF-8"),
 }

@@ -165,16 +165,15 @@ def entry_key(key: object, where: str) -> str:
     >>> entry_key("old\ud800key", "state.json")
     Traceback (most recent call last):
     ...
-    pipeline_collector.errors.StateError: state.json: entries key 'old\\ud800key' is not valid Unicode (a lone surrogate); remove or rename it
+    pipeline_collector.errors.StateError: state.json: entries key 'old\ud800key' is not valid Unicode (a lone surrogate); remove or rename it
     """  # noqa: E501
     if not isinstance(key, str):
         raise StateError(f"{where}: entries key of type {type(key).__name__}, not a string")
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:
-        shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
         raise StateError(
-            f"{where}: entries key {shown!r} is not valid Unicode (a lone surrogate);"
+            f"{where}: entries key {key!r} is not valid Unicode (a lone surrogate);"
             " remove or rename it"
         ) from None
     return key

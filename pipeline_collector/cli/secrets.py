@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ..transports.redact import redact
+from ..units import valid_text
 
 __all__ = [
     "ENV_CLIENT_SECRET",
@@ -60,7 +61,8 @@ def is_secret_key(key: str) -> bool:
 
 class Redactor:
     """Cuts known secret values out of any text the command writes, in every
-    encoding they may take on the wire (``transports.redact.encodings``).
+    encoding they may take on the wire (``transports.redact.encodings``), and
+    escapes lone surrogates, so that every line encodes as UTF-8.
 
     >>> redact = Redactor(["hunter2"])
     >>> redact("password hunter2 sent"), redact
@@ -79,7 +81,7 @@ class Redactor:
             self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        return redact(text, self._secrets)
+        return redact(valid_text(text), self._secrets)
 
     def __repr__(self) -> str:
         return f"<Redactor of {len(self._secrets)} secrets>"
