@@ -7,11 +7,9 @@ goes through a ``Redactor`` that knows their values.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
-from ..transports.redact import redact
+from ..transports.redact import redact, url_secrets
 from ..units import valid_text
 
 __all__ = [
@@ -93,7 +91,7 @@ def redactor_from_env(env: Mapping[str, str], names: Iterable[str]) -> Redactor:
     for name in names:
         value = env.get(name)
         redactor.add(value)
-        if value and name == ENV_PROXY:  # the proxy URL's password, alone, too
-            with contextlib.suppress(ValueError):
-                redactor.add(urlsplit(value).password)
+        if value and name == ENV_PROXY:  # its password and user:password, as sent
+            for secret in url_secrets(value):
+                redactor.add(secret)
     return redactor
