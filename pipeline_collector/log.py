@@ -279,6 +279,11 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "The local ingress dropped a connection, as scripted."),
     Event("ingress.connection_error", ("ingress",), "warning", ("error",),
           "A connection to the local ingress failed."),
+    Event("ingress.store_failed", ("ingress",), "error", ("request_id", "error"),
+          "The local ingress read an upload it could not store (a full disk, a folder gone"
+          " or not writable): it answered 507 or 500."),
+    Event("ingress.failed", ("ingress",), "error", ("error",),
+          "The local ingress failed while it answered a request: it answered 500."),
     # the command line
     Event("progress", ("cli",), "info", (),
           "The command line's periodic progress line (JSON log mode)."),
