@@ -28,7 +28,7 @@ import attrs
 from attrs import field, frozen
 
 from .errors import ConfigurationError
-from .naming import check_name
+from .naming import check_prefix
 from .records import Mode
 from .units import human_bytes
 
@@ -166,7 +166,7 @@ class RunConfig:
             )
         if not isinstance(self.prefix, str) or not self.prefix:
             raise ConfigurationError(f"prefix={self.prefix!r} must be a non-empty string")
-        check_name(self.prefix, "the archive prefix")
+        check_prefix(self.prefix)
         n = self.max_in_flight
         if n is not None and (
             isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MOST_IN_FLIGHT

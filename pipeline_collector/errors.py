@@ -2,6 +2,41 @@
 
 from __future__ import annotations
 
+from .units import valid_text
+
+
+def describe_exception(e: BaseException) -> str:
+    """``"<type>: <message>"``, even when the exception's ``str()`` raises.
+
+    A failure is recorded and the run goes on; reading the message of what
+    a collector, slicer or hook raised must not become a second failure.
+
+    >>> describe_exception(KeyError("jobs"))
+    "KeyError: 'jobs'"
+    >>> class Broken(Exception):
+    ...     def __str__(self) -> str:
+    ...         raise KeyError("no message")
+    >>> describe_exception(Broken())
+    'Broken: <its message could not be read: KeyError>'
+    """
+    return f"{type(e).__name__}: {message_of(e)}"
+
+
+def message_of(e: BaseException) -> str:
+    r"""``str(e)``, or a note of why it could not be read: never raises.
+
+    The text is valid Unicode (a lone surrogate is escaped), so a failure
+    can be written to any UTF-8 file, report or stream.
+
+    >>> message_of(ValueError("bad window")), message_of(ValueError("file \udcff"))
+    ('bad window', 'file \\udcff')
+    """
+    try:
+        text = str(e)
+    except Exception as inner:  # noqa: BLE001 - any failure of str() is what is guarded
+        return f"<its message could not be read: {type(inner).__name__}>"
+    return valid_text(text) if isinstance(text, str) else "<its message is not text>"
+
 
 class PipelineError(Exception):
     """Base of every error this library raises on purpose."""
@@ -54,19 +89,3 @@ class ShipError(PipelineError):
         self.attempts = attempts
         self.retryable = retryable
         self.maybe_delivered = maybe_delivered
-
-
-def describe_exception(e: BaseException) -> str:
-    """``Type: message`` for any exception, even one whose ``str()`` raises.
-
-    >>> class Odd(Exception):
-    ...     def __str__(self) -> str:
-    ...         raise KeyError("no")
-    >>> describe_exception(Odd())
-    'Odd: <its message could not be read: KeyError>'
-    """
-    try:
-        text = str(e)
-    except Exception as inner:
-        text = f"<its message could not be read: {type(inner).__name__}>"
-    return f"{type(e).__name__}: {text}"

@@ -247,8 +247,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("window.partly_shipped", ("pipeline",), "warning", ("archive", "keys", "reason"),
           "A shipped archive holds part of a window that failed elsewhere: it is resent."),
     Event("state.record_unreadable", ("pipeline",), "warning", ("record", "error"),
-          "A record the library keeps in the state (schemas) is not of its shape: it is not"
-          " used and is left as it is."),
+          "A record the library keeps in the state (schemas), or an entry of it, is not of"
+          " its shape: that part is not used (the guard is off for its key or version only)"
+          " and is left as it is until its key ships again."),
     Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
           "The bookkeeping was saved: after each confirmed upload, and at the end."),
     Event("worker.events_dropped", ("pipeline",), "warning", ("key", "window", "worker", "dropped"),
@@ -285,6 +286,11 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "The local ingress dropped a connection, as scripted."),
     Event("ingress.connection_error", ("ingress",), "warning", ("error",),
           "A connection to the local ingress failed."),
+    Event("ingress.store_failed", ("ingress",), "error", ("request_id", "error"),
+          "The local ingress read an upload it could not store (a full disk, a folder gone"
+          " or not writable): it answered 507 or 500."),
+    Event("ingress.failed", ("ingress",), "error", ("error",),
+          "The local ingress failed while it answered a request: it answered 500."),
     # the command line
     Event("progress", ("cli",), "info", (),
           "The command line's periodic progress line (JSON log mode)."),

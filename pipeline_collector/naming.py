@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from attrs import frozen
 
-from .errors import ConfigurationError, ShipError
+from .errors import ConfigurationError, ShipError, describe_exception, message_of
 from .records import Archive, Window
 
 __all__ = [
@@ -33,8 +33,11 @@ __all__ = [
     "Namer",
     "archive_name",
     "by_ship_date",
+    "NAME_MAX",
+    "PREFIX_MAX",
     "check_name",
     "check_path",
+    "check_prefix",
     "flat",
     "layout_path",
     "prefixed",
@@ -42,6 +45,11 @@ __all__ = [
 
 #: The timestamp format of the default names: ``2026-11-27-000000+0000``.
 STAMP = "%Y-%m-%d-%H%M%S%z"
+
+#: The most bytes one file name may take (Linux, macOS and Windows file systems).
+NAME_MAX = 255
+#: The longest prefix whose default names fit ``NAME_MAX``, up to archive 999999 of a run.
+PREFIX_MAX = NAME_MAX - len("-2026-11-27-000000+0000-999999.tar.gz")
 
 
 @frozen(kw_only=True)
@@ -111,22 +119,63 @@ def flat(info: ArchiveInfo) -> str:
 def check_name(name: object, where: str) -> str:
     """Refuse a name that is not a plain file name; ``where`` says whose it is.
 
+    A plain file name is one path component: not empty, not ``.`` or
+    ``..`` nor hidden, no ``/``, ``\\``, NUL or other control character,
+    valid Unicode (no lone surrogate), at most ``NAME_MAX`` bytes in UTF-8.
+
     >>> check_name("a-0.tar.gz", "name function")
     'a-0.tar.gz'
     >>> check_name("../a.tar.gz", "name function")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     pipeline_collector.errors.ConfigurationError: name function gave '../a.tar.gz': ...
     """
+    if not isinstance(name, str):
+        raise ConfigurationError(
+            f"{where} gave {type(name).__name__}: an archive name must be a string"
+        )
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            f"{where} gave {name!r}: an archive name must be valid Unicode (a lone surrogate)"
+        ) from None
     if (
-        not isinstance(name, str)
-        or not name
+        not name
         or name in (".", "..")
-        or any(c in name for c in "/\\\x00")
         or name.startswith(".")
+        or any(c in name for c in "/\\")
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
     ):
         raise ConfigurationError(
             f"{where} gave {name!r}: an archive name must be a plain file name"
-            " (no '/', '\\\\', NUL or leading '.')"
+            " (no '/', '\\\\', NUL or other control character, nor a leading '.')"
+        )
+    if size > NAME_MAX:
+        raise ConfigurationError(
+            f"{where} gave a name of {size} bytes: a file name takes at most {NAME_MAX}"
+        )
+    return name
+
+
+def check_prefix(prefix: object, where: str = "the archive prefix") -> str:
+    """Refuse a prefix that would not make plain file names, before anything runs.
+
+    ``check_name``'s rules, and at most ``PREFIX_MAX`` bytes, so that the
+    default names made from it (``<prefix>-<until>-<n>.tar.gz``) fit one
+    file name.
+
+    >>> check_prefix("analytics")
+    'analytics'
+    >>> check_prefix("../escaped")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    pipeline_collector.errors.ConfigurationError: the archive prefix gave '../escaped': ...
+    """
+    name = check_name(prefix, where)
+    size = len(name.encode("utf-8"))
+    if size > PREFIX_MAX:
+        raise ConfigurationError(
+            f"{where} is {size} bytes long: at most {PREFIX_MAX}, so that the archive names"
+            f" made from it fit one file name ({NAME_MAX} bytes)"
         )
     return name
 
@@ -162,8 +211,8 @@ def layout_path(layout: Layout, info: ArchiveInfo, where: str) -> tuple[str, ...
     try:
         path = layout(info)
     except Exception as e:
-        raise ShipError(f"{where} raised {type(e).__name__}: {e}") from None
+        raise ShipError(f"{where} raised {describe_exception(e)}") from None
     try:
         return check_path(path, where)
     except ConfigurationError as e:
-        raise ShipError(str(e)) from None
+        raise ShipError(message_of(e)) from None

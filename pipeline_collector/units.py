@@ -1,12 +1,29 @@
-"""Sizes and durations written for people: ``1.50 KiB``, ``1:02:05``.
+"""Sizes, durations and text written for people: ``1.50 KiB``, ``1:02:05``.
 
-Pure formatting shared by the archive checks and the command line, kept
-apart so that neither has to import the other.
+Pure formatting shared by the archive checks, the errors and the command
+line, kept apart so that none has to import the others.
 """
 
 from __future__ import annotations
 
-__all__ = ["human_bytes", "human_seconds"]
+__all__ = ["human_bytes", "human_seconds", "valid_text"]
+
+
+def valid_text(text: str) -> str:
+    r"""``text``, its lone surrogates escaped, so that it encodes as UTF-8 wherever it goes.
+
+    A lone surrogate reaches a ``str`` from JSON (``"\ud800"``), from a
+    file name decoded with ``surrogateescape``, or from an exception's
+    message; written to a UTF-8 file or stream as it is, it raises.
+
+    >>> valid_text("caf\u00e9"), valid_text("old\ud800key"), valid_text("name\udcff")
+    ('café', 'old\\ud800key', 'name\\udcff')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def human_bytes(n: float) -> str:

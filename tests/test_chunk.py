@@ -292,7 +292,7 @@ class TestRows:
             Rows(b"1,a", 1)
         with pytest.raises(ValueError, match="inside a quoted field"):
             Rows.of(b'1,"a\n')
-        with pytest.raises(ValueError, match="cannot hold"):
+        with pytest.raises(ValueError, match="holds 0 records, not 2"):
             Rows(b"", 2)
 
 

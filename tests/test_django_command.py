@@ -180,6 +180,16 @@ class TestShip:
         assert set(state.entries) == {"task_counts", "tasks_table"}
         assert state.last_gather is not None and state.last_gather >= NOW
 
+    @pytest.mark.parametrize("prefix", ["../escaped", "/tmp/pc-django-escaped"])
+    def test_a_prefix_that_is_not_a_plain_name_is_refused(self, site: Site, prefix: str) -> None:
+        """PREFIX is checked like a name: exit 2 naming it, no archive written anywhere."""
+        result = site.manage("--ship", TESTSITE_PREFIX=prefix)
+        assert result.returncode == 2, result.stderr
+        assert "the archive prefix" in result.stderr and "Traceback" not in result.stderr
+        assert site.archives() == []
+        assert not list(PROJECT.parent.glob("escaped*.tar.gz"))
+        assert not list(Path("/tmp").glob("pc-django-escaped*.tar.gz"))
+
     def test_ships_to_an_ingress(self, site: Site, tmp_path: Path) -> None:
         """With an HTTP transport in PIPELINE_COLLECTOR the archive reaches the ingress."""
         with IngressServer(tmp_path / "received", services=["testsite"]) as server:

@@ -72,6 +72,14 @@ def run(
     )
 
 
+def columns(state: State) -> dict[str, dict[str, Any]]:
+    """The record's columns per key and version, without the times they shipped."""
+    return {
+        key: {version: entry["columns"] for version, entry in versions.items()}
+        for key, versions in state.extra[SCHEMAS].items()
+    }
+
+
 def members(transport: FakeTransport) -> list[str]:
     names: list[str] = []
     for n in range(len(transport.sent)):
@@ -143,7 +151,7 @@ class TestGuard:
         )
         assert bumped.status == "ok"
         assert "./jobs.csv" in members(transport)
-        assert store.state.extra[SCHEMAS] == {
+        assert columns(store.state) == {
             "jobs": {"1.0": ["id", "host"], "1.1": ["id", "host", "owner"]}
         }
 
@@ -159,7 +167,7 @@ class TestGuard:
         assert refused.status == "partial"
         assert SCHEMAS not in store.state.extra
         assert run(store, csv_collector("1.0", "id,owner"), tmp_path).status == "ok"
-        assert store.state.extra[SCHEMAS] == {"jobs": {"1.0": ["id", "owner"]}}
+        assert columns(store.state) == {"jobs": {"1.0": ["id", "owner"]}}
 
     def test_dry_run_fails_the_collection_and_saves_nothing(self, tmp_path: Path) -> None:
         """A dry run shows the guard's failure before anyone ships, and leaves the state alone."""
@@ -205,7 +213,7 @@ class TestGuard:
         statuses = [c.status for c in result.collections if c.key == "jobs"]
         assert statuses == ["ok", "failed", "skipped"]
         assert store.state.entries["jobs"] == datetime(2026, 11, 26, tzinfo=timezone.utc)
-        assert store.state.extra[SCHEMAS] == {"jobs": {"1.0": ["id", "host"]}}
+        assert columns(store.state) == {"jobs": {"1.0": ["id", "host"]}}
 
     def test_files_of_one_collection_with_different_headers_fail(self, tmp_path: Path) -> None:
         """A collector returning two CSV files whose headers differ fails under one version."""
@@ -243,18 +251,30 @@ def _batch(version: str, header: bytes, tmp_path: Path) -> Batch:
 
 
 class TestRecord:
-    def test_keeps_the_highest_versions_at_and_past_the_bound(self, tmp_path: Path) -> None:
-        """Up to KEEP_VERSIONS versions are kept; one more drops the lowest."""
+    def test_keeps_the_versions_shipped_last_at_and_past_the_bound(self, tmp_path: Path) -> None:
+        """Up to KEEP_VERSIONS versions are kept; one more drops the one shipped longest ago."""
         state = State()
         for minor in range(KEEP_VERSIONS):
-            state = remember(state, _batch(f"1.{minor}", b"a\n", tmp_path))
+            at = NOW + timedelta(hours=minor)
+            state = remember(state, _batch(f"1.{minor}", b"a\n", tmp_path), at=at)
         assert len(state.extra[SCHEMAS]["jobs"]) == KEEP_VERSIONS
-        state = remember(state, _batch("2.0", b"a\n", tmp_path))
+        state = remember(state, _batch("2.0", b"a\n", tmp_path), at=NOW + timedelta(days=1))
         kept = state.extra[SCHEMAS]["jobs"]
         assert len(kept) == KEEP_VERSIONS and "1.0" not in kept and "2.0" in kept
-        assert "1.10" not in kept  # versions order as numbers: 1.10 > 1.9
-        state = remember(state, _batch("1.10", b"a\n", tmp_path))
-        assert "1.10" in state.extra[SCHEMAS]["jobs"] and "1.1" not in state.extra[SCHEMAS]["jobs"]
+        state = remember(state, _batch("1.10", b"a\n", tmp_path), at=NOW + timedelta(days=2))
+        kept = state.extra[SCHEMAS]["jobs"]
+        assert (
+            "1.10" in kept
+            and "1.1" not in kept
+            and list(kept)
+            == [
+                "1.2",
+                "1.3",
+                "1.4",
+                "1.10",  # versions order as numbers: 1.10 > 1.9
+                "2.0",
+            ]
+        )
 
     def test_long_header_is_kept_by_digest_at_and_past_the_bound(self) -> None:
         """A header of MAX_HEADER bytes is kept as columns; one byte more, as its sha256."""
@@ -269,7 +289,7 @@ class TestRecord:
         wide = ",".join(f"column_{n}" for n in range(2000))
         store = MemoryStore()
         assert run(store, csv_collector("1.0", wide), tmp_path).status == "ok"
-        assert store.state.extra[SCHEMAS]["jobs"]["1.0"].startswith("sha256:")
+        assert store.state.extra[SCHEMAS]["jobs"]["1.0"]["columns"].startswith("sha256:")
         changed = run(
             store,
             csv_collector("1.0", wide + ",extra"),
@@ -281,22 +301,40 @@ class TestRecord:
 
     def test_header_that_is_not_utf8_is_recorded_and_compared(self, tmp_path: Path) -> None:
         """A header with bytes that are not UTF-8 is recorded (replaced characters) and guarded."""
-        state = remember(State(), _batch("1.0", b"id,h\xffst\n", tmp_path))
-        assert state.extra[SCHEMAS]["jobs"]["1.0"] == ["id", "h\ufffdst"]
+        state = remember(State(), _batch("1.0", b"id,h\xffst\n", tmp_path), at=NOW)
+        assert state.extra[SCHEMAS]["jobs"]["1.0"] == {
+            "columns": ["id", "h\ufffdst"],
+            "shipped": "2026-11-27T12:00:00+00:00",
+        }
         json.dumps(state.extra[SCHEMAS])  # storable
 
 
 class TestStoredRecord:
     def test_unreadable_record_is_reported_left_alone_and_not_used(self, tmp_path: Path) -> None:
         """A schemas value of another shape is logged, not used, and saved back exactly as it was."""
-        foreign = {"jobs": "not ours"}
+        foreign = ["not", "ours"]
         store = MemoryStore(State(extra={SCHEMAS: foreign}))
         with capture_logs() as logs:
             result = run(store, csv_collector("1.0", "id"), tmp_path)
         assert result.status == "ok"
         assert store.state.extra[SCHEMAS] == foreign
         (event,) = [e for e in logs if e["event"] == "state.record_unreadable"]
-        assert event["record"] == "schemas" and "jobs" in event["error"]
+        assert event["record"] == "schemas" and "not list" in event["error"]
+
+    def test_an_unreadable_key_is_replaced_when_it_ships_and_kept_otherwise(
+        self, tmp_path: Path
+    ) -> None:
+        """A key's entry of another shape is not used; it is rewritten once that key ships."""
+        store = MemoryStore(State(extra={SCHEMAS: {"jobs": "garbage", "retired": "garbage"}}))
+        with capture_logs() as logs:
+            result = run(store, csv_collector("1.0", "id"), tmp_path)
+        assert result.status == "ok"
+        assert store.state.extra[SCHEMAS]["retired"] == "garbage"
+        assert columns(State(extra={SCHEMAS: {"jobs": store.state.extra[SCHEMAS]["jobs"]}})) == {
+            "jobs": {"1.0": ["id"]}
+        }
+        (event,) = [e for e in logs if e["event"] == "state.record_unreadable"]
+        assert "schemas['jobs']" in event["error"] and "(and 1 more)" in event["error"]
 
     def test_state_of_the_old_library_loads_and_keeps_its_form(self, tmp_path: Path) -> None:
         """A JSON state with entries as a string (AWX's form) loads, gains schemas, keeps the form."""
@@ -315,7 +353,9 @@ class TestStoredRecord:
         assert result.status == "ok"
         saved = json.loads(path.read_text())
         assert isinstance(saved["entries"], str) and saved["install_uuid"] == "b2"
-        assert saved[SCHEMAS] == {"jobs": {"1.0": ["id", "host"]}}
+        assert saved[SCHEMAS] == {
+            "jobs": {"1.0": {"columns": ["id", "host"], "shipped": "2026-11-27T12:00:00+00:00"}}
+        }
         guarded = run(
             store, csv_collector("1.0", "id"), tmp_path, clock=FrozenClock(NOW + timedelta(hours=6))
         )
@@ -329,7 +369,9 @@ class TestStoredRecord:
             (value,) = conn.execute(
                 "select value from pipeline_collector_state where key = 'extra:schemas'"
             ).fetchone()
-        assert json.loads(value) == {"jobs": {"1.0": ["id", "host"]}}
+        assert columns(State(extra={SCHEMAS: json.loads(value)})) == {
+            "jobs": {"1.0": ["id", "host"]}
+        }
         guarded = run(
             store, csv_collector("1.0", "id"), tmp_path, clock=FrozenClock(NOW + timedelta(hours=6))
         )

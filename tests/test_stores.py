@@ -274,7 +274,7 @@ class TestStateCodec:
         ("rows", "reason"),
         [
             ([("colour", "blue")], "unknown row 'colour'"),
-            ([("extra:n", "{n")], "extra:n is not valid JSON"),
+            ([("extra:n", "{n")], "extra:n: not valid JSON"),
             ([("entry:jobs", "2026-11-27T10:00:00")], "entry:jobs: datetime without a UTC offset"),
             ([("last_gather", "soon")], "last_gather: not an ISO-8601 datetime"),
         ],

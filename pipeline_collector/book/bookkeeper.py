@@ -79,7 +79,7 @@ class Bookkeeper:
         base = self.state
         if s.ok:
             self.ledger = confirmed(self.ledger, s.archive.batch)
-            base = remember(base, s.archive.batch)  # the headers the destination now holds
+            base = remember(base, s.archive.batch, at=self.clock())  # what the destination holds
         else:
             self._lost(s.archive.batch, s.error or "not shipped")
         self.save(self._next(base))  # a crash loses one archive at most

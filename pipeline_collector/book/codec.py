@@ -12,13 +12,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Final
 
 from ..errors import StateError
+from ..jsontext import JsonRefused, decode
 from ..records import State
 
 __all__ = [
     "DEFAULT_TABLE",
+    "MAX_STATE_SIZE",
+    "decode_state_json",
+    "entry_key",
+    "stored_text",
     "format_datetime",
     "parse_at",
     "parse_datetime",
@@ -29,6 +34,9 @@ __all__ = [
 ]
 
 DEFAULT_TABLE = "pipeline_collector_state"
+
+MAX_STATE_SIZE: Final = 64 * 2**20
+"""The most a stored state (or one stored value) may take: a year of runs takes kilobytes."""
 
 _ISO = re.compile(
     r"""
@@ -134,6 +142,43 @@ def parse_at(value: object, where: str) -> datetime:
 # --------------------------------------------------------------------------- JSON documents
 
 
+def decode_state_json(data: str | bytes, where: str) -> Any:
+    """Stored JSON text, decoded within ``jsontext``'s bounds; else a ``StateError`` naming where.
+
+    >>> decode_state_json("[" * 100_000, "state.json")
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.StateError: state.json: nested deeper than 64 levels
+    """
+    try:
+        return decode(data, max_size=MAX_STATE_SIZE)
+    except JsonRefused as exc:
+        raise StateError(f"{where}: {exc}") from None
+
+
+def entry_key(key: object, where: str) -> str:
+    r"""An entries key as read: text that is valid Unicode, since keys name collectors.
+
+    A lone surrogate (``"\ud800"`` in JSON) is no collector's key and
+    cannot be written out as UTF-8; it is refused, shown escaped.
+
+    >>> entry_key("old\ud800key", "state.json")
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.StateError: state.json: entries key 'old\ud800key' is not valid Unicode (a lone surrogate); remove or rename it
+    """  # noqa: E501
+    if not isinstance(key, str):
+        raise StateError(f"{where}: entries key of type {type(key).__name__}, not a string")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StateError(
+            f"{where}: entries key {key!r} is not valid Unicode (a lone surrogate);"
+            " remove or rename it"
+        ) from None
+    return key
+
+
 def state_from_document(data: object, where: str) -> tuple[State, bool]:
     """Build a State from a decoded JSON document; also say whether entries was a string.
 
@@ -152,15 +197,17 @@ def state_from_document(data: object, where: str) -> tuple[State, bool]:
     as_string = isinstance(entries_raw, str)
     if isinstance(entries_raw, str):
         try:
-            entries_raw = json.loads(entries_raw) if entries_raw.strip() else {}
-        except json.JSONDecodeError:
-            raise StateError(f"{where}: entries is a string but not valid JSON") from None
+            entries_raw = (
+                decode(entries_raw, max_size=MAX_STATE_SIZE) if entries_raw.strip() else {}
+            )
+        except JsonRefused as exc:
+            raise StateError(f"{where}: entries is a string but {exc}") from None
     if entries_raw is None:
         entries_raw = {}
     if not isinstance(entries_raw, dict):
         raise StateError(f"{where}: entries must be an object, got {type(entries_raw).__name__}")
     entries = {
-        str(key): parse_at(value, f"{where}: entries[{key!r}]")
+        entry_key(key, where): parse_at(value, f"{where}: entries[{key!r}]")
         for key, value in entries_raw.items()
     }
     return State(last_gather=last_gather, entries=entries, extra=extra), as_string
@@ -215,7 +262,28 @@ def state_to_rows(state: State) -> list[tuple[str, str]]:
     return rows
 
 
-def state_from_rows(rows: list[tuple[str, str]], where: str) -> State:
+def stored_text(value: object, where: str) -> str:
+    r"""A stored value as text: ``bytes`` (SQLite's, a SQL_ASCII database's) must be UTF-8.
+
+    >>> stored_text(b"2026", "t: last_gather"), stored_text("x", "t")
+    ('2026', 'x')
+    >>> stored_text(b"\xff", "t: entry:jobs")
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.StateError: t: entry:jobs: not UTF-8 (byte 0 of 1)
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StateError(f"{where}: not UTF-8 (byte {exc.start} of {len(raw)})") from None
+    if value is None:
+        raise StateError(f"{where}: NULL, not text")
+    return str(value)
+
+
+def state_from_rows(rows: list[tuple[Any, Any]], where: str) -> State:
     """Build a State from a table's rows; an unknown or unreadable row is a ``StateError``.
 
     >>> state = state_from_rows([("entry:jobs", "2026-11-27T10:00:00Z"), ("extra:n", "[1]")], "t")
@@ -229,16 +297,15 @@ def state_from_rows(rows: list[tuple[str, str]], where: str) -> State:
     last_gather = None
     entries: dict[str, datetime] = {}
     extra: dict[str, Any] = {}
-    for key, value in rows:
+    for raw_key, raw_value in rows:
+        key = stored_text(raw_key, f"{where}: a row's key")
+        value = stored_text(raw_value, f"{where}: {key}")
         if key == _LAST_GATHER:
             last_gather = parse_at(value, f"{where}: {key}")
         elif key.startswith(_ENTRY):
             entries[key[len(_ENTRY) :]] = parse_at(value, f"{where}: {key}")
         elif key.startswith(_EXTRA):
-            try:
-                extra[key[len(_EXTRA) :]] = json.loads(value)
-            except (TypeError, json.JSONDecodeError):
-                raise StateError(f"{where}: {key} is not valid JSON") from None
+            extra[key[len(_EXTRA) :]] = decode_state_json(value, f"{where}: {key}")
         else:
             raise StateError(f"{where}: unknown row {key!r}")
     return State(last_gather=last_gather, entries=entries, extra=extra)

@@ -3,14 +3,19 @@
 The cloud parses each CSV member by the version ``manifest.json`` gives it,
 so a header that changes while the version stays the same breaks its parser,
 and an operator learns of it weeks later.  The state remembers, per key and
-version, the columns of the last confirmed upload, in
-``State.extra["schemas"]``::
+version, the columns of the last confirmed upload and when it was
+confirmed, in ``State.extra["schemas"]``::
 
-    {"jobs": {"1.0": ["id", "created"], "1.1": ["id", "created", "host"]}}
+    {"jobs": {"1.0": {"columns": ["id", "created"], "shipped": "2026-11-27T10:00:00+00:00"}}}
 
 A header longer than ``MAX_HEADER`` bytes is kept as ``"sha256:<hex>"`` of
-its bytes, and only the ``KEEP_VERSIONS`` highest versions of a key are
-kept, so the record stays small however long the service runs.  The guard
+its bytes, and a key keeps the ``KEEP_VERSIONS`` versions shipped most
+recently, so the record stays small however long the service runs, and a
+version rolled back to (1.0 again after 2.0 to 6.0) is the most recent one,
+still guarded.  The record reads per key and version: an entry that cannot
+be read switches the guard off for that version alone, is reported, and is
+replaced only when that key ships again.  Entries of the earlier form (the
+columns alone, no time) read as shipped before any dated one.  The guard
 that reads it is ``stages.guard``; the bookkeeper writes it.
 """
 
@@ -21,11 +26,15 @@ import hashlib
 import io
 import re
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+from attrs import frozen
 
+from ..errors import StateError
 from ..records import Batch, State
+from .codec import format_datetime, parse_at
 
 __all__ = [
     "KEEP_VERSIONS",
@@ -40,7 +49,7 @@ __all__ = [
 ]
 
 SCHEMAS = "schemas"  # the name in ``State.extra``
-KEEP_VERSIONS = 5  # versions kept per key: the highest ones
+KEEP_VERSIONS = 5  # versions kept per key: the ones shipped most recently
 MAX_HEADER = 16 * 1024  # bytes of header kept as columns; a longer one is kept by digest
 
 Header = tuple[str, ...] | str
@@ -51,6 +60,13 @@ Schemas = Mapping[str, Mapping[str, Header]]
 
 _VERSION = re.compile(r"^\d+\.\d+\Z")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+_UNDATED = datetime.min.replace(tzinfo=timezone.utc)  # entries of the earlier form
+
+
+@frozen
+class _Entry:
+    header: Header
+    shipped: datetime | None
 
 
 def header_of(record: bytes) -> Header:
@@ -84,51 +100,91 @@ def _version_order(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def _header(value: object) -> Header | None:
+    if isinstance(value, str) and _DIGEST.match(value):
+        return value
+    if isinstance(value, list) and all(isinstance(c, str) for c in value):
+        return tuple(value)
+    return None
+
+
+def _entry(value: object, where: str) -> _Entry:
+    """One version's entry: ``{"columns": ..., "shipped": ISO}``, or the columns alone."""
+    header = _header(value)
+    if header is not None:
+        return _Entry(header=header, shipped=None)
+    if isinstance(value, dict):
+        header = _header(value.get("columns"))
+        if header is not None:
+            return _Entry(header=header, shipped=parse_at(value.get("shipped"), f"{where}.shipped"))
+    raise StateError(f"{where}: expected {{columns: a list of names or 'sha256:<hex>', shipped}}")
+
+
+def _read(raw: dict[Any, Any]) -> tuple[dict[str, dict[str, _Entry]], list[str]]:
+    """The entries that read, per key and version, and what was wrong with the others."""
+    found: dict[str, dict[str, _Entry]] = {}
+    problems: list[str] = []
+    for key, versions in raw.items():
+        if not isinstance(versions, dict):
+            problems.append(f"state: {SCHEMAS}[{key!r}] must be an object of version -> entry")
+            continue
+        for version, value in versions.items():
+            where = f"state: {SCHEMAS}[{key!r}][{version!r}]"
+            if not isinstance(version, str) or not _VERSION.match(version):
+                problems.append(f"{where}: the version must be MAJOR.MINOR")
+                continue
+            try:
+                found.setdefault(key, {})[version] = _entry(value, where)
+            except StateError as e:
+                problems.append(str(e))
+    return found, problems
+
+
 def read_schemas(state: State) -> tuple[dict[str, dict[str, Header]], str | None]:
-    """The record in ``state``, and what was wrong with it (``None`` when nothing).
+    """The headers in ``state``, and what was wrong with the record (``None`` when nothing).
 
-    A record that is not of the documented shape is not used (the guard is
-    off for what it cannot read) and is never overwritten: it may be
-    something else the store holds under that name.
+    What reads is used, key by key and version by version: an entry that
+    does not read is reported and leaves the guard off for its version
+    only.  A record that is not an object at all is not used and never
+    overwritten: it may be something else the store holds under that name.
 
-    >>> read_schemas(State(extra={"schemas": {"jobs": {"1.0": ["id"]}}}))
-    ({'jobs': {'1.0': ('id',)}}, None)
+    >>> read_schemas(State(extra={"schemas": {"jobs": {"1.0": ["id"]}, "old": "garbage"}}))
+    ({'jobs': {'1.0': ('id',)}}, "state: schemas['old'] must be an object of version -> entry")
     >>> read_schemas(State(extra={"schemas": [1]}))[1]
-    'state: schemas must be an object of key -> version -> columns, not list'
+    'state: schemas must be an object of key -> version -> entry, not list'
     """
     raw = state.extra.get(SCHEMAS)
     if raw is None:
         return {}, None
     if not isinstance(raw, dict):
-        return {}, f"state: {SCHEMAS} must be an object of key -> version -> columns, not " + (
+        return {}, f"state: {SCHEMAS} must be an object of key -> version -> entry, not " + (
             type(raw).__name__
         )
-    found: dict[str, dict[str, Header]] = {}
-    for key, versions in raw.items():
-        if not isinstance(versions, dict):
-            return {}, f"state: {SCHEMAS}[{key!r}] must be an object of version -> columns"
-        for version, header in versions.items():
-            where = f"state: {SCHEMAS}[{key!r}][{version!r}]"
-            if not isinstance(version, str) or not _VERSION.match(version):
-                return {}, f"{where}: the version must be MAJOR.MINOR"
-            if isinstance(header, str) and _DIGEST.match(header):
-                found.setdefault(key, {})[version] = header
-            elif isinstance(header, list) and all(isinstance(c, str) for c in header):
-                found.setdefault(key, {})[version] = tuple(header)
-            else:
-                return {}, f"{where}: expected a list of column names or 'sha256:<hex>'"
-    return found, None
+    found, problems = _read(raw)
+    headers = {k: {v: e.header for v, e in versions.items()} for k, versions in found.items()}
+    if not problems:
+        return headers, None
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return headers, problems[0] + more
 
 
-def _stored(header: Header) -> Any:
-    return header if isinstance(header, str) else list(header)
+def _stored(entry: _Entry) -> dict[str, Any]:
+    header = entry.header
+    shipped = None if entry.shipped is None else format_datetime(entry.shipped)
+    return {"columns": header if isinstance(header, str) else list(header), "shipped": shipped}
 
 
-def remember(state: State, batch: Batch) -> State:
-    """``state`` with the headers of ``batch``'s CSV parts, which reached the destination.
+def _recent(item: tuple[str, _Entry]) -> tuple[datetime, tuple[int, int]]:
+    version, entry = item
+    return entry.shipped or _UNDATED, _version_order(version)
 
-    Keys whose collector says ``dynamic_columns`` are not recorded; an
-    unreadable record is left as it is.
+
+def remember(state: State, batch: Batch, *, at: datetime) -> State:
+    """``state`` with the headers of ``batch``'s CSV parts, which reached the destination at ``at``.
+
+    Keys whose collector says ``dynamic_columns`` are not recorded.  A key
+    keeps its ``KEEP_VERSIONS`` most recently shipped versions; the keys
+    not in ``batch`` are kept as they are, read or not.
     """
     versions = {
         c.key: c.task.collector.version
@@ -136,18 +192,16 @@ def remember(state: State, batch: Batch) -> State:
         if c.task.collector.format == "csv" and not c.task.collector.dynamic_columns
     }
     shipped = {(p.key, versions[p.key]): p.header for p in batch.parts if p.key in versions}
-    if not shipped:
+    raw = state.extra.get(SCHEMAS)
+    if not shipped or (raw is not None and not isinstance(raw, dict)):
         return state
-    known, problem = read_schemas(state)
-    if problem is not None:
-        return state
+    found, _ = _read(raw or {})
     for (key, version), record in shipped.items():
-        kept = {**known.get(key, {}), version: header_of(record)}
-        newest = sorted(kept, key=_version_order, reverse=True)[:KEEP_VERSIONS]
-        known[key] = {v: kept[v] for v in sorted(newest, key=_version_order)}
-    document = {
-        key: {v: _stored(h) for v, h in versions_.items()} for key, versions_ in known.items()
-    }
-    if document == state.extra.get(SCHEMAS):
+        found.setdefault(key, {})[version] = _Entry(header=header_of(record), shipped=at)
+    document = dict(raw or {})
+    for key in {key for key, _ in shipped}:
+        kept = sorted(found[key].items(), key=_recent, reverse=True)[:KEEP_VERSIONS]
+        document[key] = {v: _stored(e) for v, e in sorted(kept, key=lambda i: _version_order(i[0]))}
+    if document == raw:
         return state
     return attrs.evolve(state, extra={**state.extra, SCHEMAS: document})

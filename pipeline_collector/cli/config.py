@@ -131,6 +131,8 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise UsageError(f"cannot read config file {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"config file {path} is not valid TOML: {e}") from None
+    except RecursionError:  # the reader recurses once per level of nesting
+        raise UsageError(f"config file {path} nests too deep to be read") from None
     found: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = raw_key.replace("_", "-").lower()

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from ..errors import describe_exception, message_of
 from .exits import UsageError
 
 __all__ = ["collector_module", "load_callable", "load_module"]
@@ -26,9 +27,9 @@ def load_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        raise UsageError(f"cannot import collector module {name!r}: {e}") from None
+        raise UsageError(f"cannot import collector module {name!r}: {message_of(e)}") from None
     except Exception as e:
-        raise UsageError(f"importing {name} failed: {type(e).__name__}: {e}") from None
+        raise UsageError(f"importing {name} failed: {describe_exception(e)}") from None
 
 
 def _load_file(name: str) -> ModuleType:
@@ -50,7 +51,7 @@ def _load_file(name: str) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as e:
         del sys.modules[module_name]
-        raise UsageError(f"importing {name} failed: {type(e).__name__}: {e}") from None
+        raise UsageError(f"importing {name} failed: {describe_exception(e)}") from None
     return module
 
 

@@ -140,16 +140,43 @@ def parse_keys(text: str) -> list[str]:
     return keys
 
 
+# A header name as HTTP defines it (RFC 9110's token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def parse_header(text: str) -> tuple[str, str]:
     """``NAME=VALUE``; headers that carry credentials are refused.
 
+    A text that is not of that form is never shown: its value may be a
+    token.  Only a header name before a colon and a value (``Name: value``)
+    is named.
+
     >>> parse_header("User-Agent = collector/1.0")
     ('User-Agent', 'collector/1.0')
-    """
+    >>> parse_header("Authorization: Bearer abc.def")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: header Authorization carries credentials and is refused here (command lines and config files are readable by others); use --user, --identity or --client-id with their environment variables
+    >>> parse_header("X-Trace: abc")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: header X-Trace: expected NAME=VALUE, not 'NAME: VALUE' (the value is not shown)
+    """  # noqa: E501
     name, sep, value = text.partition("=")
     name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text.partition('=')[0]!r}: expected NAME=VALUE")
+    if not sep or not _TOKEN.fullmatch(name):
+        lead, colon, rest = text.strip().partition(":")
+        lead = lead.strip()
+        if not (colon and rest.strip() and _TOKEN.fullmatch(lead)):
+            raise argparse.ArgumentTypeError(
+                "a header must be NAME=VALUE, NAME a header name such as X-Request-Source"
+                " (the text given is not shown: it may hold a secret)"
+            )
+        if lead.lower() not in SECRET_HEADERS:
+            raise argparse.ArgumentTypeError(
+                f"header {lead}: expected NAME=VALUE, not 'NAME: VALUE' (the value is not shown)"
+            )
+        name = lead
     if name.lower() in SECRET_HEADERS:
         raise argparse.ArgumentTypeError(
             f"header {name} carries credentials and is refused here (command lines and"

@@ -7,11 +7,10 @@ goes through a ``Redactor`` that knows their values.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
-from ..transports.redact import redact
+from ..transports.redact import redact, url_secrets
+from ..units import valid_text
 
 __all__ = [
     "ENV_CLIENT_SECRET",
@@ -60,7 +59,8 @@ def is_secret_key(key: str) -> bool:
 
 class Redactor:
     """Cuts known secret values out of any text the command writes, in every
-    encoding they may take on the wire (``transports.redact.encodings``).
+    encoding they may take on the wire (``transports.redact.encodings``), and
+    escapes lone surrogates, so that every line encodes as UTF-8.
 
     >>> redact = Redactor(["hunter2"])
     >>> redact("password hunter2 sent"), redact
@@ -79,7 +79,7 @@ class Redactor:
             self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        return redact(text, self._secrets)
+        return redact(valid_text(text), self._secrets)
 
     def __repr__(self) -> str:
         return f"<Redactor of {len(self._secrets)} secrets>"
@@ -91,7 +91,7 @@ def redactor_from_env(env: Mapping[str, str], names: Iterable[str]) -> Redactor:
     for name in names:
         value = env.get(name)
         redactor.add(value)
-        if value and name == ENV_PROXY:  # the proxy URL's password, alone, too
-            with contextlib.suppress(ValueError):
-                redactor.add(urlsplit(value).password)
+        if value and name == ENV_PROXY:  # its password and user:password, as sent
+            for secret in url_secrets(value):
+                redactor.add(secret)
     return redactor

@@ -157,7 +157,8 @@ class CsvFileSplitter(io.TextIOBase):
             return size
         if self._header is None:
             self._pending += data
-            end = self._pending.find(b"\n")
+            # Only the new bytes are searched: a header written a byte at a time stays linear.
+            end = self._pending.find(b"\n", len(self._pending) - len(data))
             if end < 0:
                 return size
             self._set_header(bytes(self._pending[: end + 1]))

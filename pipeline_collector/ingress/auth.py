@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import socket
 import ssl
 from typing import Any
+
+from ..jsontext import decode
 
 __all__ = ["basic_credentials", "identity_org", "peer_name"]
 
@@ -37,6 +38,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 def identity_org(value: str | None) -> str | None:
     """The org id of an ``x-rh-identity`` header, or None when it is not one.
 
+    >>> import json
     >>> doc = json.dumps({"identity": {"org_id": "77"}}).encode()
     >>> identity_org(base64.b64encode(doc).decode())
     '77'
@@ -46,7 +48,7 @@ def identity_org(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        document = json.loads(base64.b64decode(value, validate=True))
+        document = decode(base64.b64decode(value, validate=True))
         identity = document["identity"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         return None

@@ -2,7 +2,8 @@
 
 Each connection is handled in its own thread (TLS handshakes too), every
 answer is recorded before it is sent, and a refusal reads and drops the body
-afterwards so the client sees the answer instead of a reset.
+afterwards so the client sees the answer instead of a reset.  A request the
+handler fails on is answered 500 all the same, unless an answer went out.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import json
 import socket
 import ssl
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..errors import describe_exception
 from ..log import logger
 from . import upload
 from .auth import basic_credentials
@@ -32,6 +34,7 @@ __all__ = ["SECRET_HEADERS", "HTTPServer", "Handler"]
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-rh-identity"})
 
 _MAX_FORM = 64 * 1024
+_MAX_DIGITS = 18  # a Content-Length of more digits is larger than any body taken
 # A refused body up to this many times the limit is read and dropped; beyond, the
 # connection is closed at once.
 _LINGER_FACTOR = 4
@@ -99,30 +102,52 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def books(self) -> Books:
         return self.server.books
 
+    answered = False  # whether this request's answer went out
+
     def do_GET(self) -> None:
-        if urlsplit(self.path).path in ("/", "/health"):
-            self.answer(200, {"status": "ok"})
-        else:
-            self.answer(404, {"error": "not found"})
+        self.answered = False
+        with self._answering():
+            if urlsplit(self.path).path in ("/", "/health"):
+                self.answer(200, {"status": "ok"})
+            else:
+                self.answer(404, {"error": "not found"})
 
     def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        if path == self.settings.token_path:
-            self._token()
-        elif path == self.settings.upload_path:
-            upload.handle(self.settings, self.books, self)
-        else:
-            self.refuse_early(404, "not found")
+        self.answered = False
+        with self._answering():
+            path = urlsplit(self.path).path
+            if path == self.settings.token_path:
+                self._token()
+            elif path == self.settings.upload_path:
+                upload.handle(self.settings, self.books, self)
+            else:
+                self.refuse_early(404, "not found")
 
     def do_PUT(self) -> None:
-        self.refuse_early(405, "method not allowed")
+        self.answered = False
+        with self._answering():
+            self.refuse_early(405, "method not allowed")
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Answer 500 for a request whose handling failed before its answer went out."""
+        try:
+            yield
+        except Exception as exc:
+            log.error("ingress.failed", error=describe_exception(exc))
+            self.close_connection = True
+            if not self.answered:
+                with contextlib.suppress(OSError):
+                    self.answer(500, {"error": f"the ingress failed: {type(exc).__name__}"})
 
     # -- helpers used by the routes ------------------------------------------------
 
     def content_length(self) -> int | None:
-        value = self.headers.get("Content-Length")
-        if value is None or not value.strip().isdigit():
+        value = str(self.headers.get("Content-Length") or "").strip()
+        if not value.isdigit() or not value.isascii():
             return None
+        if len(value) > _MAX_DIGITS:
+            return sys.maxsize  # larger than any limit: refused as too large
         return int(value)
 
     def safe_headers(self) -> tuple[dict[str, str], frozenset[str]]:
@@ -165,6 +190,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+        self.answered = True
         self.wfile.write(data)
         self.wfile.flush()
 
@@ -186,7 +212,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if length is None or length > _MAX_FORM:
             self.refuse_early(400, "invalid_request")
             return
-        form = parse_qs(BoundedReader(self.rfile, length).read(length).decode("utf-8", "replace"))
+        reader = BoundedReader(self.rfile, length)
+        try:
+            body = b"".join(iter(reader.read, b""))  # all of it, or Malformed
+        except Malformed:
+            self.close_connection = True
+            self.answer(400, {"error": "invalid_request"})
+            return
+        form = parse_qs(body.decode("utf-8", "replace"))
         client_id: str | None = form.get("client_id", [""])[0] or None
         client_secret: str | None = form.get("client_secret", [""])[0] or None
         basic = basic_credentials(self.headers.get("Authorization"))

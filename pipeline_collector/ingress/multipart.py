@@ -90,7 +90,13 @@ class BoundedReader:
 
 
 class Sink:
-    """Where one part's bytes go: a file on disk (hashed) or a small buffer."""
+    """Where one part's bytes go: a file on disk (hashed) or a small buffer.
+
+    A file that cannot be created or written (a full disk, a folder gone
+    or not writable, a name too long) is noted in ``failed`` and the rest
+    of the part is read and dropped, so that the request can still be
+    answered once its body is read.
+    """
 
     def __init__(self, headers: Message, path: Path | None) -> None:
         self.headers = headers
@@ -101,10 +107,15 @@ class Sink:
         self.size = 0
         self.digest = hashlib.sha256()
         self.buffer = bytearray()
+        self.failed: OSError | None = None
         self._file: IO[bytes] | None = None
         if path is not None:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            self._file = os.fdopen(fd, "wb")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except OSError as exc:
+                self.failed = exc
+            else:
+                self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes | bytearray) -> None:
         if not data:
@@ -112,13 +123,24 @@ class Sink:
         self.size += len(data)
         if self._file is not None:
             self.digest.update(data)
-            self._file.write(data)
-        elif self.size <= MAX_FIELD:
+            try:
+                self._file.write(data)
+            except OSError as exc:
+                self._fail(exc)
+        elif self.path is None and self.size <= MAX_FIELD:
             self.buffer += data
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:  # the last bytes are written out here
+                self.failed = self.failed or exc
+            self._file = None
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = exc
+        self.close()
 
 
 class Discard:

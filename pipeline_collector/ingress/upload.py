@@ -9,6 +9,7 @@ large or of an unknown service is refused once read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import os
 import re
@@ -34,13 +35,16 @@ from .multipart import (
 from .script import Drop, Fail, Planned, Redirect, Stall, Upload
 from .settings import Settings
 
-__all__ = ["CONTENT_TYPE", "Exchange", "handle", "safe_filename"]
+__all__ = ["CONTENT_TYPE", "NAME_MAX", "Exchange", "disk_name", "handle", "safe_filename"]
 
 CONTENT_TYPE = re.compile(
     r"^application/vnd\.redhat\.(?P<service>[a-z0-9][a-z0-9-]*)\.(?P<name>[a-z0-9_-]+)\+tgz$",
     re.IGNORECASE,
 )
 _FORM_OVERHEAD = 64 * 1024  # room for boundaries and part headers around the file
+NAME_MAX = 255  # bytes of one file name on Linux and macOS file systems
+# Storage that is full or over a limit: the client may try again later.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 log = logger("ingress")
 
@@ -180,7 +184,7 @@ def _receive(
             rejected.append(part_type)
             return Discard()
         filename = safe_filename(headers.get_filename())
-        sink = Sink(headers, settings.directory / f"{request_id}-{filename}")
+        sink = Sink(headers, settings.directory / disk_name(request_id, filename))
         chosen.append(sink)
         return sink
 
@@ -191,12 +195,16 @@ def _receive(
         for sink in chosen:
             sink.close()
             if sink.path is not None:
-                sink.path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    sink.path.unlink(missing_ok=True)
         handler.close_connection = True
         if isinstance(exc, Malformed):
             with contextlib.suppress(OSError):
                 handler.answer(400, {"error": f"malformed multipart body: {exc}"})
-        else:
+        elif isinstance(exc, TimeoutError):  # the client stalled: it may still hear us
+            with contextlib.suppress(OSError):
+                handler.answer(408, {"error": "the body did not arrive in time"})
+        else:  # the connection is gone: nobody to answer
             handler.record(None)
         return
     if not chosen:
@@ -207,6 +215,13 @@ def _receive(
         return
     sink = chosen[0]
     assert sink.path is not None
+    if sink.failed is not None:
+        with contextlib.suppress(OSError):  # the folder may be gone, or not a folder
+            sink.path.unlink(missing_ok=True)
+        status, message = _storage_refusal(sink.failed)
+        log.error("ingress.store_failed", request_id=request_id, error=message)
+        handler.answer(status, {"error": message})
+        return
     if sink.size > settings.max_body:
         sink.path.unlink(missing_ok=True)
         handler.answer(413, {"error": f"payload too large: limit is {settings.max_body} bytes"})
@@ -244,6 +259,34 @@ def _receive(
                 },
             },
         )
+
+
+def _storage_refusal(exc: OSError) -> tuple[int, str]:
+    """The answer to an upload that could not be stored: 507 for full storage, else 500."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _FULL:
+        return 507, f"insufficient storage: the upload could not be stored ({reason}); try later"
+    return 500, f"the upload could not be stored ({reason})"
+
+
+def disk_name(request_id: str, filename: str) -> str:
+    """``<request_id>-<filename>``, shortened to one file name's ``NAME_MAX`` bytes.
+
+    The request id keeps it unique; a long name loses its middle, keeping
+    its end (``.tar.gz``).  ``filename`` is ``safe_filename``'s (ASCII).
+
+    >>> name = disk_name("0" * 32, "a" * 240 + ".tar.gz")
+    >>> len(name), name[:34], name[-9:]
+    (255, '00000000000000000000000000000000-a', 'aa.tar.gz')
+    >>> disk_name("r1", "analytics.tar.gz")
+    'r1-analytics.tar.gz'
+    """
+    name = f"{request_id}-{filename}"
+    if len(name.encode()) <= NAME_MAX:
+        return name
+    tail = 16  # the name's end, its extension
+    head = NAME_MAX - len(request_id) - 1 - tail
+    return f"{request_id}-{filename[:head]}{filename[-tail:]}"
 
 
 def safe_filename(name: str | None) -> str:

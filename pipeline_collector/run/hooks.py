@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import CollectorError, ConfigurationError
+from ..errors import CollectorError, ConfigurationError, describe_exception
 from ..naming import ArchiveInfo, Namer, check_name
 from ..records import Window
 
@@ -44,7 +44,7 @@ def amended(func: Callable[..., Any], hook: ConfigHook) -> Callable[..., Any]:
         try:
             result = hook(dict(document))
         except Exception as e:
-            raise CollectorError(f"amend_config raised {type(e).__name__}: {e}") from None
+            raise CollectorError(f"amend_config raised {describe_exception(e)}") from None
         if not isinstance(result, dict):
             raise CollectorError(
                 f"amend_config returned {type(result).__name__}, not a dict (the config document)"
@@ -66,6 +66,6 @@ def check_namer(name: Namer) -> None:
         given = name(sample)
     except Exception as e:
         raise ConfigurationError(
-            f"the archive name function raised {type(e).__name__}: {e}"
+            f"the archive name function raised {describe_exception(e)}"
         ) from None
     check_name(given, "the archive name function")

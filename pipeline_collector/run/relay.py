@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
+from ..errors import message_of
 from ..log import diverted, logger
 from ..records import Collection, Task
 
@@ -139,7 +140,7 @@ def _failure(exc_info: Any) -> Failure | None:
     except Exception:
         pickled = None
     text = "".join(traceback.format_exception(kind, value, tb))
-    return Failure(text=text, kind=kind.__name__, message=str(value), pickled=pickled)
+    return Failure(text=text, kind=kind.__name__, message=message_of(value), pickled=pickled)
 
 
 def here() -> str:

@@ -23,7 +23,7 @@ from ..compress import crc32, crc32_combine, default_compressor
 from ..config import DEFAULT_PREFIX, Limits
 from ..errors import ConfigurationError
 from ..log import logger
-from ..naming import ArchiveInfo, Namer, archive_name, check_name
+from ..naming import ArchiveInfo, Namer, archive_name, check_name, check_prefix
 from ..protocols import Compressor
 from ..records import Archive, Batch, Collection, Collector, Part, Task, Window
 from .archive_format import manifest, status_csv, tar_header, tar_padding
@@ -99,8 +99,12 @@ def write_archive(
     The file is created exclusively: the first free ``n`` from ``start`` on
     is taken, so an earlier archive is never overwritten.  Mode 0600.
     ``namer`` turns ``(group, windows, n, until)`` into the file name
-    (``pipeline_collector.naming``); by default ``<prefix>-<until>-<n>.tar.gz``.
+    (``pipeline_collector.naming``); by default ``<prefix>-<until>-<n>.tar.gz``,
+    and a prefix that would not make a plain file name is refused
+    (``naming.check_prefix``) before anything is written.
     """
+    if namer is None:
+        check_prefix(prefix)
     comp = compressor or default_compressor()
     mtime = until.timestamp()
     windows = tuple(c.task.window for c in batch.collections)

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from ..errors import CollectorError
+from ..errors import CollectorError, describe_exception, message_of
 from ..log import logger
 from ..records import Mode, Task
 
@@ -73,7 +73,8 @@ def json_document(value: Any, what: str) -> bytes:
     except (TypeError, ValueError) as e:
         raise CollectorError(
             f"{what} returned a value that is not strict JSON"
-            f" ({e}; NaN and Infinity have no JSON form: send null or a string)"
+            f" ({describe_exception(e)}; NaN and Infinity have no JSON form:"
+            " send null or a string)"
         ) from None
     return text.encode("utf-8")
 
@@ -145,9 +146,10 @@ def collect(
 
 
 def describe(key: str, e: BaseException) -> str:
+    """What a collector did wrong, in one line; never raises, whatever ``e``'s ``str()`` does."""
     if isinstance(e, CollectorError):
-        return str(e)
-    return f"collector {key!r} raised {type(e).__name__}: {e}"
+        return message_of(e)
+    return f"collector {key!r} raised {describe_exception(e)}"
 
 
 class _Line:

@@ -6,17 +6,25 @@ in as values.  Windows are half-open, ``[since, until)``, everywhere.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from ..config import HORIZON, require_aware
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, describe_exception, message_of
 from ..log import logger
 from ..records import Collector, Plan, Problem, State, Task, Window
 from .positional import POSITIONAL, accepts
 
 log = logger("plan")
+
+MAX_WINDOWS: Final = 10_000
+"""The most windows one key's slicer may yield in a run: an hour each over a year's horizon.
+
+A slicer that yields more (one that never stops, or windows of a second)
+fails its key with a ``Problem`` naming the key and the bound.
+"""
 
 
 def collection_window(
@@ -120,6 +128,8 @@ def slice_windows(
     until: datetime,
     full_sync: bool,
     asked_since: datetime | None = None,
+    *,
+    max_windows: int = MAX_WINDOWS,
 ) -> tuple[Window, ...]:
     """Call the collector's slicer and check what it yields.
 
@@ -127,6 +137,10 @@ def slice_windows(
     slicer that breaks this raises ``ConfigurationError`` naming the key.
     A positional (AWX-style) slicer gets ``asked_since``, the run's explicit
     ``since`` or ``None``, as AWX calls it (docs/contract.md, section 2).
+
+    The slicer is not asked for more once a window starts at or after
+    ``until`` (every later one would too), and at most ``max_windows`` are
+    taken: a slicer that never stops cannot hold the run.
     """
     assert collector.slicer is not None
     key = collector.key
@@ -145,32 +159,60 @@ def slice_windows(
     else:
         raw = collector.slicer(key, last_gather, since=since, until=until)
     windows: list[Window] = []
-    for n, item in enumerate(raw):
-        try:
-            start, end = item
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                f"slicer of {key!r} yielded {item!r} at position {n}; expected (since, until)"
-            ) from None
-        for name, value in (("since", start), ("until", end)):
-            if not isinstance(value, datetime):
+    pulled = iter(raw)
+    try:
+        for n, item in enumerate(pulled):
+            if n >= max_windows:
                 raise ConfigurationError(
-                    f"slicer of {key!r} yielded {name}={value!r} at position {n}; not a datetime"
+                    f"slicer of {key!r} yielded more than {max_windows:,} windows in one run"
+                    f" (the bound is {max_windows:,}); yield longer windows"
                 )
-            require_aware(f"slicer of {key!r} window {n} {name}", value)
-        if start >= end:
-            raise ConfigurationError(
-                f"slicer of {key!r} yielded an empty or reversed window {n}:"
-                f" [{start.isoformat()}, {end.isoformat()})"
-            )
-        if windows and start < windows[-1].until:
-            raise ConfigurationError(
-                f"slicer of {key!r} yielded window {n} [{start.isoformat()}, {end.isoformat()})"
-                " that overlaps or precedes the previous one, ending"
-                f" {windows[-1].until.isoformat()}"
-            )
-        windows.append(Window(since=start, until=end))
+            window = _checked(key, n, item, windows[-1] if windows else None)
+            if window.since >= until:  # in time order: every later one starts after too
+                log.warning(
+                    "window.dropped",
+                    key=key,
+                    window=str(window),
+                    reason=f"it starts after the run's window, which ends {until.isoformat()}",
+                )
+                break
+            windows.append(window)
+    finally:
+        close = getattr(pulled, "close", None)
+        if close is not None:  # a generator's own clean-up, now
+            with contextlib.suppress(Exception):
+                close()
     return _within(key, windows, since, until, full_sync)
+
+
+def _checked(key: str, n: int, item: Any, previous: Window | None) -> Window:
+    """The ``n``-th item a slicer yielded, as a window; after ``previous``, or refused."""
+    start: Any
+    end: Any
+    try:
+        start, end = item
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"slicer of {key!r} yielded {item!r} at position {n}; expected (since, until)"
+        ) from None
+    for name, value in (("since", start), ("until", end)):
+        if not isinstance(value, datetime):
+            raise ConfigurationError(
+                f"slicer of {key!r} yielded {name}={value!r} at position {n}; not a datetime"
+            )
+        require_aware(f"slicer of {key!r} window {n} {name}", value)
+    if start >= end:
+        raise ConfigurationError(
+            f"slicer of {key!r} yielded an empty or reversed window {n}:"
+            f" [{start.isoformat()}, {end.isoformat()})"
+        )
+    if previous is not None and start < previous.until:
+        raise ConfigurationError(
+            f"slicer of {key!r} yielded window {n} [{start.isoformat()}, {end.isoformat()})"
+            " that overlaps or precedes the previous one, ending"
+            f" {previous.until.isoformat()}"
+        )
+    return Window(since=start, until=end)
 
 
 def _within(
@@ -273,9 +315,9 @@ def plan(
             windows = slice_windows(collector, last_gather, start, run_until, full, run_since)
         except Exception as e:  # a slicer is user code: any failure stops its key only
             message = (
-                str(e)
+                message_of(e)
                 if isinstance(e, ConfigurationError)
-                else (f"slicer of {collector.key!r} raised {type(e).__name__}: {e}")
+                else f"slicer of {collector.key!r} raised {describe_exception(e)}"
             )
             log.error("slicer.failed", key=collector.key, error=message)
             problems.append(Problem(key=collector.key, message=message))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import ShipError
+from ..errors import ShipError, describe_exception, message_of
 from ..log import logger
 from ..protocols import Transport
 from ..records import Archive, Shipment
@@ -30,14 +30,14 @@ def ship(transport: Transport, archive: Archive) -> Shipment:
         log.error(
             "ship.refused",
             archive=archive.name,
-            error=str(e),
+            error=message_of(e),
             status=e.status,
             attempts=e.attempts,
             maybe_delivered=e.maybe_delivered,
         )
-        return Shipment(archive=archive, error=str(e), maybe_delivered=e.maybe_delivered)
+        return Shipment(archive=archive, error=message_of(e), maybe_delivered=e.maybe_delivered)
     except Exception as e:
-        message = f"{type(e).__name__}: {e}"
+        message = describe_exception(e)
         log.error("ship.refused", archive=archive.name, error=message)
         return Shipment(archive=archive, error=message, maybe_delivered=True)
     if receipt.sha256 and receipt.sha256 != archive.sha256:

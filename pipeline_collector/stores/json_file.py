@@ -9,7 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from ..book.codec import state_from_document, state_to_document
+from ..book.codec import (
+    MAX_STATE_SIZE,
+    decode_state_json,
+    state_from_document,
+    state_to_document,
+)
 from ..errors import ConfigurationError, StateError
 from ..log import logger
 from ..records import State
@@ -51,24 +56,16 @@ class JsonFileStore:
     def load(self) -> State:
         """Read the state; an empty ``State`` when the file does not exist."""
         try:
-            raw = self.path.read_bytes()
+            with self.path.open("rb") as handle:
+                raw = handle.read(MAX_STATE_SIZE + 1)  # a larger file is refused unread
         except FileNotFoundError:
             log.debug("state.missing", store="json", path=str(self.path))
             return State()
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read state file: {exc.strerror}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise StateError(f"{self.path}: state file is not UTF-8 ({exc.reason})") from None
-        if not text.strip():
+        if not raw.strip():
             raise StateError(f"{self.path}: state file is empty")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StateError(
-                f"{self.path}: state file is not valid JSON (line {exc.lineno}, column {exc.colno})"
-            ) from None
+        data = decode_state_json(raw, f"{self.path}: state file")
         state, as_string = state_from_document(data, str(self.path))
         if self.entries_form == "auto":
             self._entries_as_string = as_string

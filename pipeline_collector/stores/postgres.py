@@ -98,7 +98,7 @@ class PostgresStore:
         rows = self._in_transaction("load", read)
         if rows is None:
             return State()
-        state = state_from_rows([(str(k), str(v)) for k, v in rows], self._where)
+        state = state_from_rows(rows, self._where)
         log.debug("state.loaded", store="postgres", table=self.table, entries=len(state.entries))
         return state
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from ..book.codec import format_datetime, parse_at
+from ..book.codec import decode_state_json, entry_key, format_datetime, parse_at, stored_text
+from ..database.db import describe_db_error
 from ..errors import ConfigurationError, StateError
 from ..log import logger
 from ..records import State
@@ -48,6 +49,11 @@ class SettingsStore:
     A save writes the entries first and ``last_gather`` last, inside
     ``atomic()`` when given (``transaction.atomic`` for settings kept in the
     database), so a save cut short leaves the entries ahead, never behind.
+
+    Whatever the settings hold, and whatever ``get`` or ``set`` raise, a
+    load or a save that fails is a ``StateError`` naming the setting, in one
+    line with anything like a password blanked (a getter that reads the
+    database may fail with its connection string in the message).
     """
 
     def __init__(
@@ -123,20 +129,25 @@ class SettingsStore:
         try:
             return self._get(key)
         except Exception as exc:
-            raise StateError(
-                f"setting {key}: cannot read it: {type(exc).__name__}: {exc}"
-            ) from None
+            raise StateError(f"setting {key}: cannot read it: {describe_db_error(exc)}") from None
 
     def load(self) -> State:
         """Read the state; an empty ``State`` when the settings are unset or empty."""
-        last = self._read(self.last_gather_key)
-        state = State(
-            last_gather=None if last in (None, "") else _at(last, self.last_gather_key),
-            entries=_entries(self._read(self.entries_key), self.entries_key),
-            extra={}
-            if self.extra_key is None
-            else _extra(self._read(self.extra_key), self.extra_key),
-        )
+        key = self.last_gather_key
+        try:
+            last = self._read(key)
+            last_gather = None if _unset(last) else _at(last, key)
+            key = self.entries_key
+            entries = _entries(self._read(key), key)
+            extra: dict[str, Any] = {}
+            if self.extra_key is not None:
+                key = self.extra_key
+                extra = _extra(self._read(key), key)
+        except StateError:
+            raise
+        except Exception as exc:  # a value of a kind nothing here expected, that failed
+            raise StateError(f"setting {key}: cannot read it: {describe_db_error(exc)}") from None
+        state = State(last_gather=last_gather, entries=entries, extra=extra)
         log.debug("state.loaded", store="settings", entries=len(state.entries))
         return state
 
@@ -164,7 +175,7 @@ class SettingsStore:
                     self._set(key, value)
                 except Exception as exc:
                     raise StateError(
-                        f"setting {key}: cannot write it: {type(exc).__name__}: {exc}"
+                        f"setting {key}: cannot write it: {describe_db_error(exc)}"
                     ) from None
 
 
@@ -177,30 +188,35 @@ def _at(value: object, key: str) -> datetime:
     return parse_at(value, f"setting {key}")
 
 
+def _unset(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _decoded(value: object, key: str) -> object:
-    """A setting that holds JSON text, decoded; anything else as it is."""
+    """A setting that holds JSON text, decoded within bounds; anything else as it is."""
     if not isinstance(value, (str, bytes)):
         return value
-    text = value.decode() if isinstance(value, bytes) else value
-    if not text.strip():
+    where = f"setting {key}"
+    if isinstance(value, bytes):
+        value = stored_text(value, where)
+    if not value.strip():
         return {}
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
+        return decode_state_json(value, where)
+    except StateError:
+        if "'" not in value:
+            raise
     # eda-server reads its entries after turning single quotes into double
     # ones, so a dict's repr stored there once still loads; so does it here.
-    try:
-        return json.loads(text.replace("'", '"'))
-    except json.JSONDecodeError:
-        raise StateError(f"setting {key}: not valid JSON") from None
+    return decode_state_json(value.replace("'", '"'), where)
 
 
 def _entries(value: object, key: str) -> dict[str, datetime]:
     raw = {} if value is None else _decoded(value, key)
     if not isinstance(raw, Mapping):
         raise StateError(f"setting {key}: expected a JSON object, got {type(raw).__name__}")
-    return {str(k): _at(v, f"{key}[{k!r}]") for k, v in raw.items()}
+    where = f"setting {key}"
+    return {entry_key(k, where): _at(v, f"{key}[{k!r}]") for k, v in raw.items()}
 
 
 def _extra(value: object, key: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class SqliteStore:
             with contextlib.closing(
                 sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
             ) as conn:
+                conn.text_factory = bytes  # decoded by the codec, which names a bad row
                 found = conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                     (self.table,),
@@ -67,7 +68,7 @@ class SqliteStore:
                 ).fetchall()
         except sqlite3.Error as exc:
             raise StateError(f"{self._where}: cannot load state: {exc}") from None
-        state = state_from_rows([(str(k), str(v)) for k, v in rows], self._where)
+        state = state_from_rows(rows, self._where)
         log.debug("state.loaded", store="sqlite", path=str(self.path), entries=len(state.entries))
         return state
 

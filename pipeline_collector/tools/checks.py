@@ -193,6 +193,8 @@ def _member_problems(
             parsed[name] = json.loads(data, parse_constant=_no_constant)
         except ValueError as e:
             problems.append(f"member {name} is not valid JSON: {e}")
+        except RecursionError:  # a document nested thousands deep: checked no further
+            problems.append(f"member {name} nests too deep to be read")
     if "./manifest.json" in parsed:
         problems += _manifest_problems(parsed["./manifest.json"], present)
     status = contents.get(REQUIRED_MEMBERS[2])

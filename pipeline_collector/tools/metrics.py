@@ -21,6 +21,7 @@ from typing import Any
 
 from ..book.status import keys_of
 from ..records import Run
+from ..units import valid_text
 
 __all__ = ["FAMILIES", "figures", "prometheus_text", "write_metrics_file"]
 
@@ -125,12 +126,12 @@ def figures(run: Run, *, now: datetime | None = None) -> dict[str, Any]:
 
 
 def _escape(value: str) -> str:
-    r"""A label value as the text format writes it.
+    r"""A label value as the text format writes it, valid UTF-8 whatever it held.
 
-    >>> _escape('a"b\\c\nd')
-    'a\\"b\\\\c\\nd'
+    >>> _escape('a"b\\c\nd'), _escape("old\ud800key")
+    ('a\\"b\\\\c\\nd', 'old\\\\ud800key')
     """
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return valid_text(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _number(value: float) -> str:
@@ -191,7 +192,7 @@ def write_metrics_file(path: str | os.PathLike[str], run: Run) -> Path:
     a reader sees the old file or the new one, never half of one.
     """
     target = Path(path)
-    data = prometheus_text(figures(run)).encode("utf-8")
+    data = valid_text(prometheus_text(figures(run))).encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

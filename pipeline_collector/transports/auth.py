@@ -24,7 +24,7 @@ from attrs import field, frozen
 from ..errors import ShipError
 from ..log import logger
 from .messages import Auth, Bytes, Credentials, Request, Send, SendError, is_header_value
-from .redact import check_url, excerpt, show_url
+from .redact import check_url, excerpt, show_url, url_secrets
 from .retry import RETRY_STATUSES
 
 __all__ = [
@@ -179,7 +179,7 @@ class OAuth2ClientCredentials:
     only), and fetched again once after a 401.
     """
 
-    token_url: str
+    token_url: str = field(repr=lambda url: repr(show_url(url)))  # its query may hold a token
     client_id: str
     client_secret: str = field(repr=False)
     scope: str | None = None
@@ -214,8 +214,13 @@ class OAuth2ClientCredentials:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """What must never be shown: the secret, and the pair whose base64 is a Basic header."""
-        return (self.client_secret, f"{self.client_id}:{self.client_secret}")
+        """What must never be shown: the secret, the pair whose base64 is a Basic header, and
+        any token the token URL's query carries."""
+        return (
+            self.client_secret,
+            f"{self.client_id}:{self.client_secret}",
+            *url_secrets(self.token_url),
+        )
 
     def on_unauthorized(self) -> bool:
         with self._cache.lock:

@@ -21,7 +21,7 @@ import attrs
 import requests
 from attrs import field, frozen
 
-from ..errors import ConfigurationError, ShipError
+from ..errors import ConfigurationError, ShipError, message_of
 from ..log import logger
 from ..records import Archive, Receipt
 from .messages import (
@@ -45,6 +45,7 @@ from .redact import (
     show_proxy,
     show_url,
     strip_userinfo,
+    url_secrets,
 )
 from .retry import RetryPolicy, parse_retry_after
 from .sender import RequestsSender
@@ -110,7 +111,7 @@ class HttpTransport:
     by default a ``requests`` session, ``session`` when one is given.
     """
 
-    url: str
+    url: str = field(repr=lambda url: repr(show_url(url)))  # its query may hold a token
     content_type: str
     auth: Auth | None = None
     headers: Mapping[str, str] = field(
@@ -212,7 +213,12 @@ class HttpTransport:
         while True:
             attempts += 1
             log.info("ship.attempt", attempt=attempts, bytes=archive.size)
-            secrets: tuple[str, ...] = tuple(self.headers.values())
+            # The proxy's user info and the URLs' tokens may come back in an echo too.
+            secrets: tuple[str, ...] = (
+                *self.headers.values(),
+                *url_secrets(self.proxy),
+                *url_secrets(self.url),
+            )
             retry_after: float | None = None
             send = functools.partial(self._send, ends=self._attempt_ends(started, retry))
             try:
@@ -229,6 +235,8 @@ class HttpTransport:
                 )
                 response = send(request)
             except ShipError as exc:
+                # A token endpoint's answer came through the proxy too: cut its secrets.
+                exc.args = (redact(message_of(exc), secrets),)
                 if not exc.retryable:
                     exc.attempts = attempts
                     exc.maybe_delivered = exc.maybe_delivered or maybe_delivered

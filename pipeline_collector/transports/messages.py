@@ -9,7 +9,6 @@ HTTP library underneath.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from attrs import field, frozen
 
 from ..errors import PipelineError
+from ..jsontext import decode
 from .redact import show_headers, show_proxy, show_url
 
 __all__ = [
@@ -152,8 +152,8 @@ class Response:
         return _find(self.headers, name)
 
     def json(self) -> Any:
-        """The body parsed as JSON; ``ValueError`` when it is not JSON."""
-        return json.loads(self.body)
+        """The body parsed as JSON within ``jsontext``'s bounds; ``ValueError`` when it is not."""
+        return decode(self.body)
 
 
 MAX_ANSWER = 1 << 20

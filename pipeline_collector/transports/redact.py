@@ -2,10 +2,12 @@
 
 Secrets reach a transport in URLs (user info, queries), headers and answers
 that echo them back; everything shown passes through here first.  The URL
-checks refuse credentials in URLs outright, so they cannot be logged at all.
-A secret goes on the wire in more than one encoding (base64 of ``id:secret``
-in a Basic header, URL-encoded in a form body), and a peer may echo any of
-them: ``redact`` cuts every one of ``encodings``.
+checks refuse credentials in the ingress's URL outright; a proxy's URL may
+carry ``user:password``, and any URL a query's token: ``url_secrets`` lists
+them.  A secret goes on the wire in more than one encoding (base64 of
+``id:secret`` in a Basic or Proxy-Authorization header, URL-encoded in a
+form body or a URL), and a peer may echo any of them: ``redact`` cuts every
+one of ``encodings``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from ..errors import ConfigurationError
 
@@ -30,6 +32,7 @@ __all__ = [
     "show_proxy",
     "show_url",
     "strip_userinfo",
+    "url_secrets",
 ]
 
 _EXCERPT = 200
@@ -98,14 +101,55 @@ def check_url(url: str, *, what: str, needs_tls: bool, allow: bool) -> None:
         )
 
 
+# Query parameters whose values are secrets whatever their length.
+_SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig|cred|session|code", re.IGNORECASE)
+_SHORTEST = 3  # a shorter value would cut ordinary text out of every message
+_LONG = 8  # a query value this long may be a token whatever its name
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """Every secret ``url`` carries, as it may go on the wire.
+
+    Its password, as written and percent-decoded, and ``user:password`` both
+    ways (its base64 is the Basic or Proxy-Authorization header that
+    ``requests`` sends for a proxy's user info); and its query's values that
+    may be tokens: those of a parameter named like one, and any of
+    ``_LONG`` characters or more.  A URL that does not parse is a secret
+    whole.
+
+    >>> url_secrets("http://me:p%40ss@proxy:3128")
+    ('p%40ss', 'me:p%40ss', 'p@ss', 'me:p@ss')
+    >>> url_secrets("https://ingress.example/up?token=abc&v=1&sig=0123456789ab")
+    ('abc', '0123456789ab')
+    >>> url_secrets(None), url_secrets("http://proxy:3128")
+    ((), ())
+    """
+    if not url:
+        return ()
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username or "", parts.password
+    except ValueError:
+        return (url,)
+    found: list[str] = []
+    if password:
+        for u, p in ((user, password), (unquote(user), unquote(password))):
+            found += [p, f"{u}:{p}"] if len(p) >= _SHORTEST else [f"{u}:{p}"]
+    for name, value in parse_qsl(parts.query):
+        if len(value) >= _LONG or (len(value) >= _SHORTEST and _SECRET_PARAM.search(name)):
+            found.append(value)
+    return tuple(dict.fromkeys(found))
+
+
 def encodings(secret: str) -> frozenset[str]:
     """Every form of ``secret`` that may come back in an echo of what was sent.
 
     The value itself, URL-encoded (``quote`` and the form body's
     ``quote_plus``), JSON-escaped, as a latin-1 header value reads in UTF-8,
-    and base64 (standard and URL-safe, with and without padding).  Pass
-    ``f"{user}:{secret}"`` too for a Basic header: its base64 is one of that
-    pair's encodings.
+    and base64 (standard and URL-safe, with and without padding) of its
+    UTF-8 bytes and of its latin-1 bytes (``requests`` encodes a Basic
+    header's ``user:password`` as latin-1).  Pass ``f"{user}:{secret}"`` too
+    for a Basic header: its base64 is one of that pair's encodings.
 
     >>> sorted(encodings("a b/c"))
     ['YSBiL2M', 'YSBiL2M=', 'a b/c', 'a%20b%2Fc', 'a+b%2Fc']
@@ -122,11 +166,15 @@ def encodings(secret: str) -> frozenset[str]:
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
     }
+    raws = [raw]
     with contextlib.suppress(UnicodeEncodeError):  # a header value goes out as latin-1
-        forms.add(secret.encode("latin-1").decode("utf-8", "replace"))
-    for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-        text = b64.decode("ascii")
-        forms |= {text, text.rstrip("=")}
+        latin = secret.encode("latin-1")
+        forms.add(latin.decode("utf-8", "replace"))
+        raws.append(latin)
+    for data in raws:
+        for b64 in (base64.b64encode(data), base64.urlsafe_b64encode(data)):
+            text = b64.decode("ascii")
+            forms |= {text, text.rstrip("=")}
     return frozenset(f for f in forms if f)
 
 

@@ -20,6 +20,7 @@ from ..log import logger
 from ..naming import ArchiveInfo, Layout, flat, layout_path
 from ..records import Archive, Receipt
 from .files import file_sha256, next_number, safe_name
+from .redact import show_url, url_secrets
 
 __all__ = ["S3Transport"]
 
@@ -79,7 +80,7 @@ class S3Transport:
 
     bucket: str
     prefix: str = field(default="", converter=_normal_prefix)
-    endpoint_url: str | None = None
+    endpoint_url: str | None = field(default=None, repr=lambda url: repr(url and show_url(url)))
     region: str | None = None
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
@@ -103,6 +104,11 @@ class S3Transport:
             raise ConfigurationError("give both access_key_id and secret_access_key, or neither")
         if self.max_attempts < 1:
             raise ConfigurationError("max_attempts must be at least 1")
+        if self.endpoint_url and url_secrets(self.endpoint_url):
+            raise ConfigurationError(
+                f"endpoint_url {show_url(self.endpoint_url)} must not carry credentials;"
+                " give access_key_id and secret_access_key"
+            )
         if self.client is None:
             _boto3()  # a missing extra is found now, not at the first upload
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...config import RunConfig
-from ...errors import ConfigurationError, PipelineError
+from ...errors import ConfigurationError, PipelineError, describe_exception
 from ..config import settings
 from ..console import Console, make_console, routed_logs
 from ..declarations import SECRET_ENV
@@ -45,7 +45,7 @@ def run_command(
         except (UsageError, ConfigurationError) as e:
             return console.error(str(e), EXIT_USAGE)
         except PipelineError as e:
-            return console.error(f"{type(e).__name__}: {e}", EXIT_PARTIAL)
+            return console.error(describe_exception(e), EXIT_PARTIAL)
 
 
 def run_config(o: Mapping[str, Any], **given: Any) -> RunConfig:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...demo import Demo, run_demo
-from ...errors import ConfigurationError, PipelineError
+from ...errors import ConfigurationError, PipelineError, describe_exception
 from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from ..links import source
 
@@ -99,7 +99,7 @@ def run(argv: Sequence[str]) -> int:
     except ConfigurationError as exc:
         return _fail(f"{exc}; give another --dir", EXIT_USAGE)
     except PipelineError as exc:
-        return _fail(f"{type(exc).__name__}: {exc}", EXIT_PARTIAL)
+        return _fail(describe_exception(exc), EXIT_PARTIAL)
     out = sys.stdout
     run_ = demo.run
     out.write(f"database {_shown(demo.database)}: {demo.events_added} new events\n")

@@ -47,6 +47,6 @@ PIPELINE_COLLECTOR = {
     "TRANSPORT": TRANSPORT,
     "STORE": {"TABLE": os.environ.get("TESTSITE_TABLE", "testsite_state")},
     "LOCK": {"NAME": os.environ.get("TESTSITE_LOCK", "gather_analytics_lock")},
-    "PREFIX": "testsite",
+    "PREFIX": os.environ.get("TESTSITE_PREFIX", "testsite"),
     "IS_SHIPPING_CONFIGURED": os.environ.get("TESTSITE_SHIPPING", "1") == "1",
 }

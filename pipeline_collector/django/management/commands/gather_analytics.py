@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ....cli.exits import EXIT_FOR, EXIT_PARTIAL, EXIT_USAGE
 from ....cli.options import parse_keys, parse_when
 from ....cli.report import report_table, run_json, summary_line
-from ....errors import ConfigurationError, PipelineError
+from ....errors import ConfigurationError, PipelineError, describe_exception
 from ....records import Mode
 from ...run import gather_analytics
 
@@ -65,7 +65,7 @@ class Command(BaseCommand):  # type: ignore[misc]  # Django is untyped here
         except ConfigurationError as e:
             raise CommandError(str(e), returncode=EXIT_USAGE) from None
         except PipelineError as e:
-            raise CommandError(f"{type(e).__name__}: {e}", returncode=EXIT_PARTIAL) from None
+            raise CommandError(describe_exception(e), returncode=EXIT_PARTIAL) from None
         code = EXIT_FOR.get(run.status, EXIT_PARTIAL)
         if options["verbosity"] > 1 and run.plan is not None:
             self.stdout.write(report_table(run))
