@@ -240,7 +240,7 @@ def collect_step(task: Task, settings: Settings) -> Collected:
     """Call the task's collector over its window."""
     return collect(
         task,
-        workdir=settings.workdir,
+        workdir=settings.parts,  # inside the run's own folder: swept with it, never by others
         max_data_size=settings.max_data_size,
         collection_type=settings.mode,
         clock=settings.clock,

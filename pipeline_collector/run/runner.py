@@ -14,12 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -43,6 +41,7 @@ from .hooks import ConfigHook, amended, check_namer
 from .pool import TaskTimedOut, default_ahead
 from .settings import Context, Settings
 from .steps import discard_parts, failed_collection, run_task
+from .workdir import check_workers, prepare, private_folder, sweep
 
 __all__ = ["gather", "utcnow"]
 
@@ -138,7 +137,7 @@ def gather(
         from ..locks.file import FileLock, default_lock_path
 
         lock = FileLock(default_lock_path(config.prefix))
-    folder = _workdir(config.workdir)
+    folder = prepare(config.workdir)
     settings = Settings(
         config=config,
         clock=clock,
@@ -167,32 +166,12 @@ def gather(
                     mode=config.mode, status="lock-held", reason="another run holds the lock"
                 )
             if lock is not None:
-                _sweep(folder)
+                sweep(folder)
             return run.locked(collectors)
     finally:
         # A folder made here holds nothing worth keeping unless a dry run left archives.
         if config.workdir is None and (config.ships or not any(folder.iterdir())):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _workdir(path: Path | None) -> Path:
-    if path is None:
-        return Path(tempfile.mkdtemp(prefix="pipeline-collector-"))
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe-")  # noqa: SIM115
-        probe.close()
-    except OSError as e:
-        raise ConfigurationError(f"work folder {path} is not writable: {e.strerror}") from None
-    return path
-
-
-def _sweep(folder: Path) -> None:
-    """Remove what killed runs left; only called under the lock, when none can be running."""
-    for stale in [*folder.glob("parts-*"), *folder.glob("collect-*")]:
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-            log.info("workdir.swept", folder=stale.name)
 
 
 def _known_headers(state: State) -> dict[str, dict[str, Header]]:
@@ -223,13 +202,12 @@ class _Run:
         p = plan(
             collectors, current, now=s.clock(), since=c.since, until=c.until, horizon=c.horizon
         )
-        parts = Path(tempfile.mkdtemp(prefix="parts-", dir=s.workdir))
-        self.settings = attrs.evolve(s, parts=parts)
-        try:
+        with private_folder(s.workdir) as parts:
+            if self.executor is not None:
+                check_workers(self.executor, parts)
+            self.settings = attrs.evolve(s, parts=parts)
             run = self._run(p, current, started)
             return attrs.evolve(run, elapsed=time.perf_counter() - started)
-        finally:
-            shutil.rmtree(parts, ignore_errors=True)
 
     def _run(self, p: Plan, current: State, started: float) -> Run:
         mode = self.settings.mode
