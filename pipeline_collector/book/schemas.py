@@ -35,8 +35,10 @@ __all__ = [
     "Schemas",
     "describe",
     "header_of",
+    "learn",
     "read_schemas",
     "remember",
+    "shipped_headers",
 ]
 
 SCHEMAS = "schemas"  # the name in ``State.extra``
@@ -124,30 +126,50 @@ def _stored(header: Header) -> Any:
     return header if isinstance(header, str) else list(header)
 
 
-def remember(state: State, batch: Batch) -> State:
-    """``state`` with the headers of ``batch``'s CSV parts, which reached the destination.
+def shipped_headers(batch: Batch) -> dict[tuple[str, str], Header]:
+    """Per ``(key, version)``, the header of ``batch``'s CSV parts worth remembering.
 
-    Keys whose collector says ``dynamic_columns`` are not recorded; an
-    unreadable record is left as it is.
+    Keys whose collector says ``dynamic_columns`` are left out.
     """
     versions = {
         c.key: c.task.collector.version
         for c in batch.collections
         if c.task.collector.format == "csv" and not c.task.collector.dynamic_columns
     }
-    shipped = {(p.key, versions[p.key]): p.header for p in batch.parts if p.key in versions}
-    if not shipped:
-        return state
+    return {(p.key, versions[p.key]): header_of(p.header) for p in batch.parts if p.key in versions}
+
+
+def learn(known: dict[str, dict[str, Header]], batch: Batch) -> dict[str, Any]:
+    """Put ``batch``'s headers into ``known``; return the stored form of each key that changed.
+
+    Costs what the batch holds, however many keys ``known`` has, so the
+    bookkeeper can call it for every confirmed archive.
+    """
+    changed: dict[str, Any] = {}
+    for (key, version), header in shipped_headers(batch).items():
+        before = known.get(key, {})
+        if before.get(version) == header:
+            continue
+        kept = {**before, version: header}
+        newest = sorted(kept, key=_version_order, reverse=True)[:KEEP_VERSIONS]
+        after = {v: kept[v] for v in sorted(newest, key=_version_order)}
+        if after != before:
+            known[key] = after
+            changed[key] = {v: _stored(h) for v, h in after.items()}
+    return changed
+
+
+def remember(state: State, batch: Batch) -> State:
+    """``state`` with the headers of ``batch``'s CSV parts, which reached the destination.
+
+    Keys whose collector says ``dynamic_columns`` are not recorded; an
+    unreadable record is left as it is.
+    """
     known, problem = read_schemas(state)
     if problem is not None:
         return state
-    for (key, version), record in shipped.items():
-        kept = {**known.get(key, {}), version: header_of(record)}
-        newest = sorted(kept, key=_version_order, reverse=True)[:KEEP_VERSIONS]
-        known[key] = {v: kept[v] for v in sorted(newest, key=_version_order)}
-    document = {
-        key: {v: _stored(h) for v, h in versions_.items()} for key, versions_ in known.items()
-    }
-    if document == state.extra.get(SCHEMAS):
+    changed = learn(known, batch)
+    if not changed:
         return state
+    document = {**(state.extra.get(SCHEMAS) or {}), **changed}
     return attrs.evolve(state, extra={**state.extra, SCHEMAS: document})
