@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from ..book.codec import format_datetime, parse_at
+from ..book.codec import check_namespace, format_datetime, parse_at
 from ..errors import ConfigurationError, StateError
 from ..log import logger
-from ..records import State
+from ..records import Change, State
 
 __all__ = ["LAST_ENTRIES", "LAST_GATHER", "SettingsStore"]
 
@@ -48,6 +48,12 @@ class SettingsStore:
     A save writes the entries first and ``last_gather`` last, inside
     ``atomic()`` when given (``transaction.atomic`` for settings kept in the
     database), so a save cut short leaves the entries ahead, never behind.
+    ``update`` reads the entries again and writes them back with only the
+    changed keys set, so runs over other keys keep theirs.
+
+    ``namespace`` keeps a tenant's bookkeeping in settings of its own: each
+    key becomes ``<key>:<namespace>`` (``AUTOMATION_ANALYTICS_LAST_GATHER:eu``),
+    so tenants sharing the settings never write the same one.
     """
 
     def __init__(
@@ -60,16 +66,19 @@ class SettingsStore:
         extra_key: str | None = None,
         last_gather_as: Literal["iso", "datetime"] = "iso",
         atomic: Atomic | None = None,
+        namespace: str | None = None,
     ) -> None:
         if last_gather_as not in ("iso", "datetime"):
             raise ConfigurationError(
                 f"last_gather_as must be 'iso' or 'datetime', not {last_gather_as!r}"
             )
+        self.namespace = check_namespace(namespace)
+        tenant = "" if namespace is None else f":{namespace}"
         self._get = get
         self._set = set
-        self.last_gather_key = last_gather_key
-        self.entries_key = entries_key
-        self.extra_key = extra_key
+        self.last_gather_key = last_gather_key + tenant
+        self.entries_key = entries_key + tenant
+        self.extra_key = None if extra_key is None else extra_key + tenant
         self.last_gather_as = last_gather_as
         self._atomic = atomic
 
@@ -83,6 +92,7 @@ class SettingsStore:
         entries_key: str = LAST_ENTRIES,
         extra_key: str | None = None,
         last_gather_as: Literal["iso", "datetime"] = "iso",
+        namespace: str | None = None,
     ) -> SettingsStore:
         """Over settings read and written as attributes (``django.conf.settings`` by default).
 
@@ -113,6 +123,7 @@ class SettingsStore:
             extra_key=extra_key,
             last_gather_as=last_gather_as,
             atomic=atomic,
+            namespace=namespace,
         )
 
     def __repr__(self) -> str:
@@ -131,6 +142,7 @@ class SettingsStore:
         """Read the state; an empty ``State`` when the settings are unset or empty."""
         last = self._read(self.last_gather_key)
         state = State(
+            namespace=self.namespace,
             last_gather=None if last in (None, "") else _at(last, self.last_gather_key),
             entries=_entries(self._read(self.entries_key), self.entries_key),
             extra={}
@@ -160,12 +172,38 @@ class SettingsStore:
             writes.append((self.last_gather_key, value))
         with self._atomic() if self._atomic is not None else contextlib.nullcontext():
             for key, value in writes:
-                try:
-                    self._set(key, value)
-                except Exception as exc:
-                    raise StateError(
-                        f"setting {key}: cannot write it: {type(exc).__name__}: {exc}"
-                    ) from None
+                self._write(key, value)
+
+    def update(self, change: Change) -> None:
+        """Set only the items of ``change``: the entries read again, the changed keys set.
+
+        An empty change writes the entries back as they are: it proves the
+        settings writable.
+        """
+        with self._atomic() if self._atomic is not None else contextlib.nullcontext():
+            if change.entries or change.empty:
+                entries = _raw(self._read(self.entries_key), self.entries_key)
+                entries.update({k: format_datetime(v) for k, v in change.entries.items()})
+                self._write(self.entries_key, _dumps(entries, self.entries_key))
+            if change.extra and self.extra_key is not None:
+                extra = _raw(self._read(self.extra_key), self.extra_key)
+                extra.update(change.extra)
+                self._write(self.extra_key, _dumps(extra, self.extra_key))
+            if change.last_gather is not None:
+                value: Any = change.last_gather
+                if self.last_gather_as == "iso":
+                    value = format_datetime(change.last_gather)
+                else:
+                    format_datetime(value)  # refuses a naive one
+                self._write(self.last_gather_key, value)
+
+    def _write(self, key: str, value: Any) -> None:
+        try:
+            self._set(key, value)
+        except Exception as exc:
+            raise StateError(
+                f"setting {key}: cannot write it: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 def _at(value: object, key: str) -> datetime:
@@ -194,6 +232,21 @@ def _decoded(value: object, key: str) -> object:
         return json.loads(text.replace("'", '"'))
     except json.JSONDecodeError:
         raise StateError(f"setting {key}: not valid JSON") from None
+
+
+def _raw(value: object, key: str) -> dict[str, Any]:
+    """A setting that holds a JSON object, decoded as stored: datetimes written as ISO."""
+    raw = {} if value is None else _decoded(value, key)
+    if not isinstance(raw, Mapping):
+        raise StateError(f"setting {key}: expected a JSON object, got {type(raw).__name__}")
+    return {str(k): format_datetime(v) if isinstance(v, datetime) else v for k, v in raw.items()}
+
+
+def _dumps(value: dict[str, Any], key: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"setting {key}: cannot be written as JSON: {exc}") from None
 
 
 def _entries(value: object, key: str) -> dict[str, datetime]:

@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...errors import ConfigurationError, PipelineError
+from ...errors import ConfigurationError, PipelineError, UnrecordedError
 from ..config import settings
 from ..console import Console, make_console, routed_logs
 from ..declarations import SECRET_ENV
-from ..exits import EXIT_PARTIAL, EXIT_USAGE, UsageError
+from ..exits import EXIT_PARTIAL, EXIT_UNRECORDED, EXIT_USAGE, UsageError
 from ..secrets import redactor_from_env
 
 __all__ = ["Work", "run_command"]
@@ -41,5 +41,7 @@ def run_command(
             return work(o, console, env)
         except (UsageError, ConfigurationError) as e:
             return console.error(str(e), EXIT_USAGE)
+        except UnrecordedError as e:  # delivered, not recorded: a retry would resend it
+            return console.error(f"{type(e).__name__}: {e}", EXIT_UNRECORDED)
         except PipelineError as e:
             return console.error(f"{type(e).__name__}: {e}", EXIT_PARTIAL)
