@@ -140,7 +140,9 @@ class JsonFileStore:
                 tenants = {**(document.get(NAMESPACES) or {}), self.namespace: slot}
                 new = {**document, NAMESPACES: tenants}
             try:
-                data = (json.dumps(new, indent=2, sort_keys=True) + "\n").encode("utf-8")
+                # One line, keys sorted: the C encoder writes it (an indented
+                # document takes the slow one, over 1 ms for 2,000 keys).
+                data = (json.dumps(new, sort_keys=True) + "\n").encode("utf-8")
             except (TypeError, ValueError) as exc:
                 raise StateError(f"{self._where}: state cannot be written as JSON: {exc}") from None
             _atomic_write(self.path, data)
