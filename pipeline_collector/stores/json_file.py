@@ -219,7 +219,10 @@ def _folder_lock(path: Path) -> Iterator[None]:
     except OSError as exc:
         raise StateError(f"{path}: cannot write state file: {exc.strerror}") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise StateError(f"{path}: cannot lock its folder to save: {exc.strerror}") from None
         yield
     finally:
         os.close(fd)  # closing the folder drops the lock
