@@ -29,11 +29,13 @@ from .errors import (
     PipelineError,
     ShipError,
     StateError,
+    UnrecordedError,
 )
-from .protocols import Clock, Compressor, Lock, StateStore, Transport
+from .protocols import Clock, Compressor, Lock, SharedStateStore, StateStore, Transport
 from .records import (
     Archive,
     Batch,
+    Change,
     Collection,
     Collector,
     Part,
@@ -125,6 +127,7 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "Batch",
+    "Change",
     "ClientCertAuth",
     "Clock",
     "Collected",
@@ -158,6 +161,7 @@ __all__ = [
     "RunConfig",
     "S3Transport",
     "Settings",
+    "SharedStateStore",
     "ShipError",
     "Shipment",
     "SqliteStore",
@@ -167,6 +171,7 @@ __all__ = [
     "Step",
     "Task",
     "Transport",
+    "UnrecordedError",
     "Window",
     "archive",
     "chunk",

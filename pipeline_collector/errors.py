@@ -63,6 +63,21 @@ class StateError(PipelineError):
     """The bookkeeping store cannot be read or written."""
 
 
+class UnrecordedError(StateError):
+    """An archive reached the destination but the state could not record it.
+
+    The run stops at once: the next run sends that archive's windows again,
+    and nothing after it should ship while the state cannot be written.
+    ``archive`` and ``store`` name what was delivered and where it was not
+    recorded.
+    """
+
+    def __init__(self, message: str, *, archive: str, store: str) -> None:
+        super().__init__(message)
+        self.archive = archive
+        self.store = store
+
+
 class LockError(PipelineError):
     """A lock could not be taken or released cleanly (not merely held)."""
 

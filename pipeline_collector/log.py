@@ -251,7 +251,13 @@ EVENTS: Mapping[str, Event] = _catalogue(
           " its shape: that part is not used (the guard is off for its key or version only)"
           " and is left as it is until its key ships again."),
     Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
-          "The bookkeeping was saved: after each confirmed upload, and at the end."),
+          "The bookkeeping was saved: after each confirmed upload, and at the end;"
+          " `entries` and `last_gather` are what this save moved."),
+    Event("state.writable", ("pipeline",), "debug", ("store",),
+          "The store took a save that changed nothing, before anything shipped."),
+    Event("state.unrecorded", ("pipeline",), "error", ("archive", "store", "error"),
+          "An archive was delivered but the state could not record it: the run stops, and"
+          " the next run sends it again."),
     Event("worker.events_dropped", ("pipeline",), "warning", ("key", "window", "worker", "dropped"),
           "A worker process logged more events for one task than are carried back: the first"
           " and the last reach the host's handlers, this many between them did not."),

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from .records import Archive, Receipt, State
+from .records import Archive, Change, Receipt, State
 
 
 @runtime_checkable
@@ -26,6 +26,20 @@ class StateStore(Protocol):
     def load(self) -> State: ...
 
     def save(self, state: State) -> None: ...
+
+
+@runtime_checkable
+class SharedStateStore(StateStore, Protocol):
+    """Protocol: a state store that several runs, or tenants, may share.
+
+    ``update`` writes only ``change``, merged into what the store holds now
+    (another run's saves included), in one atomic step; ``save`` replaces
+    the state of this store's namespace only.  An empty change still goes
+    through the write path, so it proves the store writable.  A store with
+    only ``load`` and ``save`` still works: it is given the whole state.
+    """
+
+    def update(self, change: Change) -> None: ...
 
 
 @runtime_checkable

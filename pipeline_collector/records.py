@@ -207,11 +207,16 @@ class State:
     ``entries`` maps a collector key to the end of its last window that
     reached the destination, and ``<key>_full`` to its last full sync.
     ``extra`` carries whatever else the store held, untouched.
+    ``namespace`` names the tenant whose state this is, in a store several
+    tenants share (``None``: the store's own, as the old library kept it);
+    in a tenant's state a key without an entry starts at the horizon, never
+    at ``last_gather`` (docs/contract.md, section 3).
     """
 
     last_gather: datetime | None = None
     entries: Mapping[str, datetime] = field(factory=dict, converter=frozen_mapping)
     extra: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, repr=False)
+    namespace: str | None = None
 
     def advance(self, key: str, until: datetime) -> State:
         """Return a state whose entry for ``key`` is at least ``until``."""
@@ -219,6 +224,45 @@ class State:
         if current is not None and current >= until:
             return self
         return attrs.evolve(self, entries={**self.entries, key: until})
+
+
+@frozen(kw_only=True)
+class Change:
+    """What one save writes: only these items; everything else in the store stays.
+
+    ``entries`` sets those keys' entries, ``last_gather`` (unless ``None``)
+    sets it, ``extra`` sets those names' values whole.  A store that takes
+    changes (``SharedStateStore.update``) merges them into what it holds
+    now, another run's saves included, so runs sharing it never undo each
+    other's progress.
+    """
+
+    entries: Mapping[str, datetime] = field(factory=dict, converter=frozen_mapping)
+    last_gather: datetime | None = None
+    extra: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, repr=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.entries and self.last_gather is None and not self.extra
+
+    def apply(self, state: State) -> State:
+        """``state`` with this change merged in.
+
+        >>> from datetime import timezone
+        >>> t = datetime(2026, 11, 27, tzinfo=timezone.utc)
+        >>> old = State(entries={"jobs": t, "hosts": t}, extra={"a": 1, "b": 2})
+        >>> new = Change(entries={"jobs": t + timedelta(days=1)}, extra={"b": 3}).apply(old)
+        >>> (new.entries["jobs"] - t, new.entries["hosts"] == t, dict(new.extra))
+        (datetime.timedelta(days=1), True, {'a': 1, 'b': 3})
+        """
+        if self.empty:
+            return state
+        return attrs.evolve(
+            state,
+            entries={**state.entries, **self.entries},
+            last_gather=state.last_gather if self.last_gather is None else self.last_gather,
+            extra={**state.extra, **self.extra},
+        )
 
 
 @frozen(kw_only=True)
@@ -233,6 +277,8 @@ class Shipment:
     # Confirmed, but it carries rows of a window that failed in another
     # archive: the next run sends that window again, these rows included.
     resent_later: bool = False
+    # Confirmed, but the state could not record it: the next run sends it again.
+    unrecorded: bool = False
 
     @property
     def ok(self) -> bool:
@@ -241,6 +287,8 @@ class Shipment:
     @property
     def duplicate_risk(self) -> str | None:
         """Why rows of this shipment may reach the destination twice, if they may."""
+        if self.unrecorded:
+            return "it was delivered but the state could not record it; the next run sends it again"
         if self.maybe_delivered:
             return "no answer came; the archive may have arrived and will be sent again"
         if self.receipt is not None and self.receipt.maybe_duplicated:

@@ -6,7 +6,9 @@ holding the same rows: once by AWX's own gather (``support.awx_core``, the
 module's import pointing back at AWX's ``register``) and once through
 ``tests/oldstyle/awx_after.py``, the guide's AWX code, shipping to a local
 HTTPS ingress.  Both must collect the same windows, ship the same rows and
-leave the same entries.
+leave the same entries.  The settings table is ``conf_setting`` as AWX's own
+migrations build it (``support.awx_schema``: ``created`` and ``modified``
+NOT NULL without a default, ``value`` jsonb, ``key`` not unique).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import psycopg
 import pytest
 import trustme
 from structlog.testing import capture_logs
-from support import awx_core
+from support import awx_core, awx_schema
 
 from pipeline_collector.testing import IngressServer
 
@@ -37,14 +39,17 @@ OLD_IMPORT = "from support.awx_core import register"
 CSV_KEYS = ("events_table", "unified_jobs_table", "host_metric_table")
 UNTIL = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=8)
 
-SCHEMA = """
-CREATE TABLE conf_setting (key text PRIMARY KEY, value jsonb);
+# conf_setting as AWX's migrations build it (support.awx_schema), and cut-down data tables.
+SCHEMA = (
+    awx_schema.CONF_SETTING
+    + """
 CREATE TABLE main_unifiedjob (id int PRIMARY KEY, name text, created timestamptz,
                               finished timestamptz, status text);
 CREATE TABLE main_jobevent (id int PRIMARY KEY, modified timestamptz, job_id int, event text);
 CREATE TABLE main_hostmetric (id int PRIMARY KEY, hostname text, last_automation timestamptz,
                               last_deleted timestamptz);
 """
+)
 
 
 def load(*, awx: bool, connection: Any) -> types.ModuleType:
@@ -103,9 +108,8 @@ class AwxDatabases:
         for conn in self.conns.values():
             conn.execute(SCHEMA)
             # The installation has run before: AWX's last gather was a day earlier.
-            conn.execute(
-                "INSERT INTO conf_setting VALUES (%s, to_jsonb(%s::text))",
-                (awx_core.LAST_GATHER, awx_core.django_datetime(UNTIL - timedelta(days=1))),
+            awx_schema.write_setting(
+                conn, awx_core.LAST_GATHER, awx_core.django_datetime(UNTIL - timedelta(days=1))
             )
 
     def dsn(self, side: str) -> str:
@@ -254,6 +258,25 @@ def compare(awx: Any, run: Any, received: list[Path], dbs: AwxDatabases) -> None
     for key, value in new_entries.items():
         if not key.endswith("_full"):
             assert value == awx_entries[key], key
+
+
+class TestSettingsTable:
+    def test_bookkeeping_stays_in_awxs_own_rows(
+        self, dbs: AwxDatabases, ingress: tuple[IngressServer, str]
+    ) -> None:
+        """On conf_setting as AWX's migrations build it, runs update AWX's rows in place:
+        one system row per setting, its creation time kept, jsonb strings AWX reads back."""
+        conn = dbs.conns["new"]
+        (before,) = awx_schema.system_rows(conn, awx_core.LAST_GATHER)
+        assert new_run(dbs, ingress, UNTIL).status == "ok"
+        assert new_run(dbs, ingress, UNTIL + timedelta(hours=2)).status == "ok"
+        (after,) = awx_schema.system_rows(conn, awx_core.LAST_GATHER)
+        assert after[0] == before[0] and after[1] == before[1] and after[2] > before[2]
+        assert awx_core._parse(after[3]) == UNTIL + timedelta(hours=2)
+        (entries,) = awx_schema.system_rows(conn, awx_core.ENTRIES)
+        assert entries[1] <= entries[2]
+        assert isinstance(entries[3], str)  # a JSON string holding the entries' JSON text
+        assert awx_core.last_entries(conn)["events_table"] == UNTIL + timedelta(hours=2)
 
 
 class TestSameAsAwxGather:

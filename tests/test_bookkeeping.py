@@ -149,7 +149,9 @@ class TestFailingShipment:
         """The store is saved once per confirmed upload, so a crash loses at most one archive."""
         source, store, transport = Source(), MemoryStore(), FakeTransport()
         run(source, store, transport, FrozenClock(NOW), tmp_path, since=START)
-        entries = [s.entries["events"] for s in store.history]
+        probe, *saves = store.history
+        assert probe == pc.State()  # first, what was loaded is written back: a writability probe
+        entries = [s.entries["events"] for s in saves]
         # one save per shipped window, then the final last_gather
         assert len(transport.sent) == 5
         assert entries[:5] == sorted(entries[:5])

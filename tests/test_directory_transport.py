@@ -6,7 +6,10 @@ import hashlib
 import io
 import os
 import stat
+import subprocess
+import sys
 import tarfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -170,6 +173,50 @@ class TestNeverOverwrites:
         assert receipt.location == str(folder.resolve() / renamed)
         assert sorted(p.name for p in folder.iterdir()) == sorted([archive.name, renamed])
         assert (folder / renamed).read_bytes() == archive.path.read_bytes()
+
+
+class TestRacingRuns:
+    def test_two_processes_shipping_one_name_both_arrive(self, tmp_path: Path) -> None:
+        """Two processes shipping different archives of one name at once: each lands under its own name."""
+        each = 25
+        go = tmp_path / "go"
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "support.dir_racer",
+                    str(tmp_path / f"src-{n}"),
+                    str(tmp_path / "dest"),
+                    str(go),
+                    str(each),
+                ],
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for n in (1, 2)
+        ]
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"src-{n}" / "ready").exists() for n in (1, 2)):
+            assert all(p.poll() is None for p in procs), "a racer ended before the start"
+            assert time.monotonic() < deadline, "the racers never got ready"
+            time.sleep(0.01)
+        go.touch()
+        outputs = [p.communicate(timeout=120) for p in procs]
+        for p, (_, err) in zip(procs, outputs, strict=True):
+            assert p.returncode == 0, err.decode()
+        sent = {
+            hashlib.sha256(f.read_bytes()).hexdigest()
+            for n in (1, 2)
+            for f in (tmp_path / f"src-{n}").rglob("*.tar.gz")
+        }
+        arrived = sorted((tmp_path / "dest" / "data" / "2026" / "11" / "28").iterdir())
+        assert len(sent) == 2 * each
+        assert len(arrived) == 2 * each  # no temporary file left, none lost
+        assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in arrived} == sent
+        locations = [Path(line).name for out, _ in outputs for line in out.decode().split()]
+        assert sorted(locations) == [p.name for p in arrived]
 
 
 class TestIntegrity:

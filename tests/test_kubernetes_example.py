@@ -13,7 +13,7 @@ import yaml
 from pipeline_collector.cli.config import settings
 from pipeline_collector.cli.declarations import ENV_PREFIX, SECRET_ENV, env_names
 from pipeline_collector.cli.effects import build_lock, build_store, build_transport
-from pipeline_collector.cli.exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_USAGE
+from pipeline_collector.cli.exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_UNRECORDED, EXIT_USAGE
 from pipeline_collector.cli.parser import parse_args
 from pipeline_collector.cli.secrets import Redactor
 from pipeline_collector.locks import PostgresAdvisoryLock
@@ -89,13 +89,13 @@ class TestCronJob:
         assert env["PIPELINE_COLLECTOR_PROGRESS"] == "events"
 
     def test_exit_codes_that_fail_the_job_at_once(self, cronjob: dict[str, Any]) -> None:
-        """Bad configuration, lock held and gated off fail the Job; only a partial run retries."""
+        """Bad configuration, lock held, gated off and an unrecorded delivery fail the Job; only a partial run retries."""
         (rule,) = cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
         assert rule["action"] == "FailJob"
         codes = rule["onExitCodes"]
         assert codes["containerName"] == container(cronjob)["name"]
         assert codes["operator"] == "In"
-        assert sorted(codes["values"]) == [EXIT_USAGE, EXIT_LOCK_HELD, EXIT_GATED]
+        assert sorted(codes["values"]) == [EXIT_USAGE, EXIT_LOCK_HELD, EXIT_GATED, EXIT_UNRECORDED]
 
     def test_the_command_accepts_the_settings(self, cronjob: dict[str, Any]) -> None:
         """The variables parse, and the command's builders make the store, lock and transport."""

@@ -14,15 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_collector.book.ledger import (
-    Ledger,
-    advance,
-    collected,
-    confirmed,
-    failed,
-    ledger_for,
-    stopped_at,
-)
+from pipeline_collector.book.ledger import Ledger
 from pipeline_collector.records import (
     Batch,
     Collection,
@@ -97,6 +89,34 @@ def batch(*parts: Part) -> Batch:
     return Batch(group="default", number=0, parts=parts)
 
 
+# The ledger notes in place; these return it, so each test reads as a sequence of notes.
+def ledger_for(plan: Plan) -> Ledger:
+    return Ledger.for_plan(plan)
+
+
+def collected(ledger: Ledger, c: Collection) -> Ledger:
+    ledger.collected(c)
+    return ledger
+
+
+def confirmed(ledger: Ledger, b: Batch) -> Ledger:
+    ledger.confirmed(b)
+    return ledger
+
+
+def failed(ledger: Ledger, b: Batch) -> Ledger:
+    ledger.failed(b)
+    return ledger
+
+
+def advance(ledger: Ledger, state: State) -> State:
+    return ledger.advance(state)
+
+
+def stopped_at(ledger: Ledger, key: str) -> int | None:
+    return ledger.stopped_at(key)
+
+
 def shipped(ledger: Ledger, *collections: Collection) -> Ledger:
     """Note each collection, then confirm each of its parts in a batch of its own."""
     for c in collections:
@@ -112,9 +132,9 @@ class TestLedgerFor:
         """A fresh ledger lists each key's seqs in order, their ends, and nothing pending or stopped."""
         plan = make_plan({"jobs": 2, "hosts": 1})
         ledger = ledger_for(plan)
-        assert dict(ledger.order) == {"jobs": (0, 1), "hosts": (2,)}
-        assert dict(ledger.until) == {t.seq: t.window.until for t in plan.tasks}
-        assert dict(ledger.pending) == {} and dict(ledger.stops) == {}
+        assert ledger.order == {"jobs": (0, 1), "hosts": (2,)}
+        assert ledger.until == {t.seq: t.window.until for t in plan.tasks}
+        assert ledger.pending == {} and ledger.stops == {} and ledger.done == {}
         assert ledger.now == NOW
 
     def test_planning_problems_stop_their_keys_before_any_window(self) -> None:
@@ -191,16 +211,36 @@ class TestMovesOnlyOverConfirmedWindows:
         later = NOW + HOUR
         assert advance(ledger, State(entries={"jobs": later})).entries["jobs"] == later
 
-    def test_functions_return_new_ledgers(self) -> None:
-        """Noting an outcome leaves the ledger it was given as it was."""
-        plan = make_plan({"jobs": 1})
-        c = collection(plan.tasks[0])
-        start = ledger_for(plan)
-        after = collected(start, c)
-        confirmed(after, batch(*c.parts))
-        failed(after, batch(*c.parts))
-        assert dict(start.pending) == {} and dict(after.pending) == {0: 1}
-        assert dict(after.stops) == {}
+    def test_moved_hands_over_each_moved_entry_once(self) -> None:
+        """``moved()`` gives the entries that moved since it was last asked, and only those."""
+        plan = make_plan({"jobs": 2, "hosts": 1})
+        first, second = tasks_of(plan, "jobs")
+        ledger = shipped(ledger_for(plan), collection(first))
+        assert ledger.moved() == {"jobs": first.window.until}
+        assert ledger.moved() == {}
+        ledger = collected(ledger, collection(second, status="empty"))
+        assert ledger.moved() == {"jobs": second.window.until}
+        ledger = collected(ledger, collection(tasks_of(plan, "hosts")[0], status="failed"))
+        assert ledger.moved() == {}
+
+    def test_a_confirmation_moves_only_the_keys_it_holds(self) -> None:
+        """Confirming one key's part leaves every other key's entry out of ``moved()``."""
+        plan = make_plan({k: 3 for k in ("a", "b", "c", "d")})
+        ledger = ledger_for(plan)
+        for t in plan.tasks:
+            ledger = collected(ledger, collection(t))
+        assert ledger.moved() == {}
+        b0 = tasks_of(plan, "b")[0]
+        ledger = confirmed(ledger, batch(part(b0)))
+        assert ledger.moved() == {"b": b0.window.until}
+
+    def test_full_sync_entry_is_handed_over_with_the_last_window(self) -> None:
+        """When a full sync's last window is done, ``moved()`` gives ``<key>_full`` too."""
+        plan = make_plan({"inventory": 2}, full_sync=["inventory"])
+        ledger = shipped(ledger_for(plan), collection(plan.tasks[0]))
+        assert ledger.moved() == {"inventory": plan.tasks[0].window.until}
+        ledger = shipped(ledger, collection(plan.tasks[1]))
+        assert ledger.moved() == {"inventory": NOW, "inventory_full": NOW}
 
 
 class TestFirstFailureStopsTheKey:

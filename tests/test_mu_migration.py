@@ -7,7 +7,9 @@ two PostgreSQL databases with the same rows they run once through the real
 insights-analytics-collector 0.3.2, with ``Collector`` and ``Package``
 subclasses shaped like metrics-utility's, and once through
 ``tests/oldstyle/mu_after.py``, the guide's code.  Both must ship the same
-rows in the same per-day folders, with the same config and entries.
+rows in the same per-day folders, with the same config and entries.  The
+entries live in AWX's ``conf_setting`` as AWX's own migrations build it
+(``support.awx_schema``), which metrics-utility shares.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from support import django_env
+from support import awx_schema, django_env
 
 OLDSTYLE = Path(__file__).resolve().parent / "oldstyle"
 INSTALL_UUID = "36e809d0-b1ae-4b99-9011-2fa3a3eb196e"
@@ -36,11 +38,15 @@ PARAMS: dict[str, Any] = {"ship_path": "", "billing_provider": "aws", "account":
 MIDNIGHT = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 UNTIL = MIDNIGHT - timedelta(hours=7)  # part of a day, like a run at 17:00
 ENTRY = MIDNIGHT - timedelta(days=4, hours=-9)  # the last run shipped up to 09:00, four days ago
-SCHEMA = """
-CREATE TABLE conf_setting (key text PRIMARY KEY, value jsonb);
+# AWX's conf_setting as its migrations build it (support.awx_schema): metrics-utility has no
+# table of its own, it shares AWX's settings. And a cut-down data table.
+SCHEMA = (
+    awx_schema.CONF_SETTING
+    + """
 CREATE TABLE main_jobhostsummary (id int PRIMARY KEY, modified timestamptz, host_name text,
                                   job_id int, organization_name text);
 """
+)
 
 
 def exec_module(name: str, path: Path, *, old: bool) -> types.ModuleType:
@@ -136,18 +142,19 @@ def old_gather(module: types.ModuleType, conn: Any, tmp: Path, ship_path: Path) 
         def _load_last_gathered_entries(self) -> dict[str, Any]:
             row = conn.execute(
                 "SELECT value FROM conf_setting WHERE key = 'AUTOMATION_ANALYTICS_LAST_ENTRIES'"
+                " AND user_id IS NULL ORDER BY id LIMIT 1"
             ).fetchone()
             stored = json.loads((row[0] if row else "") or "{}")
             return {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in stored.items()}
 
         def _save_last_gathered_entries(self, entries: dict[str, Any]) -> None:
             from django.core.serializers.json import DjangoJSONEncoder
-            from psycopg.types.json import Jsonb
 
-            conn.execute("DELETE FROM conf_setting WHERE key = 'AUTOMATION_ANALYTICS_LAST_ENTRIES'")
-            conn.execute(
-                "INSERT INTO conf_setting VALUES ('AUTOMATION_ANALYTICS_LAST_ENTRIES', %s)",
-                (Jsonb(json.dumps(entries, cls=DjangoJSONEncoder)),),
+            # ``settings.AUTOMATION_ANALYTICS_LAST_ENTRIES = ...`` through AWX's settings wrapper.
+            awx_schema.write_setting(
+                conn,
+                "AUTOMATION_ANALYTICS_LAST_ENTRIES",
+                json.dumps(entries, cls=DjangoJSONEncoder),
             )
 
         def _save_last_gather(self) -> None:
@@ -171,10 +178,7 @@ class Databases:
         for conn in self.conns.values():
             conn.execute(SCHEMA)
             entries = {"job_host_summary": ENTRY.isoformat(), "events_table": "2020-01-01T00:00Z"}
-            conn.execute(
-                "INSERT INTO conf_setting VALUES ('AUTOMATION_ANALYTICS_LAST_ENTRIES', to_jsonb(%s::text))",
-                (json.dumps(entries),),
-            )
+            awx_schema.write_setting(conn, "AUTOMATION_ANALYTICS_LAST_ENTRIES", json.dumps(entries))
             for n in range(96):  # one row an hour, some with quotes and newlines
                 at = UNTIL - timedelta(hours=n, minutes=30)
                 org = f'org "{n % 3}", billing\nteam' if n % 7 == 0 else f"org-{n % 3}"
@@ -187,15 +191,9 @@ class Databases:
         return self.admin_dsn.replace("dbname=postgres", f"dbname={self.names[side]}")
 
     def entries(self, side: str) -> dict[str, datetime]:
-        row = (
-            self.conns[side]
-            .execute(
-                "SELECT value FROM conf_setting WHERE key = 'AUTOMATION_ANALYTICS_LAST_ENTRIES'"
-            )
-            .fetchone()
-        )
-        assert row is not None
-        stored = json.loads(row[0])
+        (row,) = awx_schema.system_rows(self.conns[side], "AUTOMATION_ANALYTICS_LAST_ENTRIES")
+        assert row[1] <= row[2]  # created, modified: filled as AWX's model fills them
+        stored = json.loads(row[3])
         return {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in stored.items()}
 
     def close(self) -> None:

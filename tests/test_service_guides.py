@@ -4,7 +4,9 @@ eda-server, galaxy_ng and pinakes (AWX and metrics-utility have test files
 of their own): the code shown in the guide is the module the test runs; a
 manual run ships one archive with the service's content type and name and
 keeps the bookkeeping where the guide says, and a session holding the old
-library's lock key keeps the run from starting.
+library's lock key keeps the run from starting.  The AWX and
+metrics-utility guides' stores are also run here on their own, on AWX's
+``conf_setting`` as AWX's own migrations build it (``support.awx_schema``).
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import json
 import re
 import ssl
 import types
-from collections.abc import Iterator
-from datetime import datetime, timezone
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import trustme
+from support import awx_schema
 
 from pipeline_collector.testing import IngressServer
 
@@ -203,3 +207,102 @@ class TestGuides:
             run, _ = run_service(name, ingress, connect)
         assert run.status == "lock-held"
         assert ingress[0].received == []
+
+
+@pytest.fixture
+def awx_db(postgres_dsn: str) -> Iterator[str]:
+    """A database of its own holding AWX's conf_setting, as AWX's migrations build it."""
+    name = f"awx_conf_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    dsn = postgres_dsn.replace("dbname=postgres", f"dbname={name}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(awx_schema.CONF_SETTING)
+    try:
+        yield dsn
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def connector(dsn: str) -> Callable[[], psycopg.Connection[Any]]:
+    """A connection factory, as the guides' stores take one."""
+    return lambda: psycopg.connect(dsn, autocommit=True)
+
+
+LAST_GATHER = "AUTOMATION_ANALYTICS_LAST_GATHER"
+LAST_ENTRIES = "AUTOMATION_ANALYTICS_LAST_ENTRIES"
+AT = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
+
+
+class TestOnAwxsSettingsTable:
+    def test_the_table_refuses_a_row_without_its_times(self, awx_db: str) -> None:
+        """AWX's conf_setting has no default for created and modified: (key, value) alone fails."""
+        with (
+            psycopg.connect(awx_db, autocommit=True) as conn,
+            pytest.raises(psycopg.errors.NotNullViolation),
+        ):
+            conn.execute("INSERT INTO conf_setting (key, value) VALUES ('X', '1')")
+
+    def test_awx_store_creates_then_updates_awxs_rows(self, awx_db: str) -> None:
+        """The AWX guide's store writes system rows with their times, then updates them in place."""
+        from pipeline_collector import State
+
+        connect = connector(awx_db)
+        store = load("awx_after").SettingTableStore(connect)
+        assert store.load() == State()
+        store.save(State(last_gather=AT, entries={"jobs": AT}))
+        store.save(State(last_gather=AT + timedelta(hours=1), entries={"jobs": AT}))
+        with connect() as conn:
+            (gather,) = awx_schema.system_rows(conn, LAST_GATHER)
+            (entries,) = awx_schema.system_rows(conn, LAST_ENTRIES)
+        assert gather[1] <= gather[2] and entries[1] <= entries[2]
+        assert isinstance(gather[3], str) and isinstance(entries[3], str)
+        assert store.load() == State(last_gather=AT + timedelta(hours=1), entries={"jobs": AT})
+
+    def test_awx_store_keeps_the_row_awx_made(self, awx_db: str) -> None:
+        """A setting AWX created is updated in place: same row, same creation time."""
+        from pipeline_collector import State
+
+        connect = connector(awx_db)
+        with connect() as conn:
+            awx_schema.write_setting(conn, LAST_ENTRIES, json.dumps({"jobs": "2026-11-26T00:00Z"}))
+            (made,) = awx_schema.system_rows(conn, LAST_ENTRIES)
+        load("awx_after").SettingTableStore(connect).save(State(entries={"jobs": AT}))
+        with connect() as conn:
+            (now,) = awx_schema.system_rows(conn, LAST_ENTRIES)
+        assert (now[0], now[1]) == (made[0], made[1]) and now[2] >= made[2]
+        assert json.loads(now[3]) == {"jobs": "2026-11-27T10:00:00+00:00"}
+
+    def test_metrics_utility_store_moves_awxs_entries_forward_only(self, awx_db: str) -> None:
+        """The metrics-utility guide's store merges into AWX's entries row, never moving one back."""
+        from pipeline_collector import State
+
+        connect = connector(awx_db)
+        with connect() as conn:
+            entries = {
+                "events_table": "2026-11-27T12:00:00Z",
+                "job_host_summary": "2026-11-20T00:00Z",
+            }
+            awx_schema.write_setting(conn, LAST_ENTRIES, json.dumps(entries))
+            (made,) = awx_schema.system_rows(conn, LAST_ENTRIES)
+        store = load("mu_after").SharedEntriesStore(connect)
+        store.save(State(entries={"job_host_summary": AT, "events_table": AT}))
+        with connect() as conn:
+            (now,) = awx_schema.system_rows(conn, LAST_ENTRIES)
+        assert (now[0], now[1]) == (made[0], made[1])
+        assert store.load().entries == {
+            "job_host_summary": AT,
+            "events_table": datetime(2026, 11, 27, 12, tzinfo=timezone.utc),
+        }
+
+    def test_metrics_utility_store_creates_the_row_when_awx_has_none(self, awx_db: str) -> None:
+        """With no entries row yet, the metrics-utility store creates AWX's, times filled in."""
+        from pipeline_collector import State
+
+        connect = connector(awx_db)
+        load("mu_after").SharedEntriesStore(connect).save(State(entries={"job_host_summary": AT}))
+        with connect() as conn:
+            (row,) = awx_schema.system_rows(conn, LAST_ENTRIES)
+        assert row[1] <= row[2]
+        assert json.loads(row[3]) == {"job_host_summary": "2026-11-27T10:00:00+00:00"}

@@ -14,17 +14,23 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from ..errors import StateError
+from ..errors import ConfigurationError, StateError
 from ..jsontext import JsonRefused, decode
-from ..records import State
+from ..records import Change, State
 
 __all__ = [
     "DEFAULT_TABLE",
     "MAX_STATE_SIZE",
+    "NAMESPACES",
+    "change_to_rows",
+    "check_namespace",
     "decode_state_json",
     "entry_key",
     "stored_text",
     "format_datetime",
+    "patch_document",
+    "row_prefix",
+    "rows_in",
     "parse_at",
     "parse_datetime",
     "state_from_document",
@@ -34,6 +40,29 @@ __all__ = [
 ]
 
 DEFAULT_TABLE = "pipeline_collector_state"
+NAMESPACES = "namespaces"  # the JSON file's key that holds the tenants' states
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z", re.ASCII)
+
+
+def check_namespace(namespace: str | None) -> str | None:
+    """A tenant's name as a store takes it: 1 to 63 letters, digits, ``.``, ``_`` or ``-``.
+
+    >>> check_namespace("tenant-a.eu_1")
+    'tenant-a.eu_1'
+    >>> check_namespace("a:b")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.ConfigurationError: namespace 'a:b' must be 1 to 63 ASCII ...
+    """
+    if namespace is None:
+        return None
+    if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
+        raise ConfigurationError(
+            f"namespace {namespace!r} must be 1 to 63 ASCII letters, digits, '.', '_' or '-',"
+            " starting with a letter or a digit"
+        )
+    return namespace
+
 
 MAX_STATE_SIZE: Final = 64 * 2**20
 """The most a stored state (or one stored value) may take: a year of runs takes kilobytes."""
@@ -229,6 +258,43 @@ def state_to_document(state: State, *, entries_as_string: bool) -> dict[str, Any
     return document
 
 
+def patch_document(document: dict[str, Any], change: Change, where: str) -> dict[str, Any]:
+    """``document`` (a state as ``state_to_document`` writes it) with ``change`` merged in.
+
+    Works on the document, not on a ``State``: the other entries are kept as
+    they are written, so a save costs what it changes.  The entries stay in
+    the form they are in (an object, or a JSON-encoded string).
+
+    >>> at = parse_datetime("2026-11-27T10:00:00Z")
+    >>> doc = {"last_gather": None, "entries": '{"hosts": "x"}', "uuid": "b2"}
+    >>> new = patch_document(doc, Change(entries={"jobs": at}, extra={"n": 1}), "s")
+    >>> new["entries"], new["uuid"], new["n"]
+    ('{"hosts": "x", "jobs": "2026-11-27T10:00:00+00:00"}', 'b2', 1)
+    """
+    new = dict(document)
+    if change.entries:
+        entries = new.get("entries")
+        as_string = isinstance(entries, str)
+        if isinstance(entries, str):
+            try:
+                entries = json.loads(entries) if entries.strip() else {}
+            except json.JSONDecodeError:
+                raise StateError(f"{where}: entries is a string but not valid JSON") from None
+        if entries is None:
+            entries = {}
+        if not isinstance(entries, dict):
+            raise StateError(f"{where}: entries must be an object, got {type(entries).__name__}")
+        merged = {**entries, **{k: format_datetime(v) for k, v in change.entries.items()}}
+        new["entries"] = json.dumps(merged, sort_keys=True) if as_string else merged
+    if change.last_gather is not None:
+        new["last_gather"] = format_datetime(change.last_gather)
+    for name, value in change.extra.items():
+        if name in ("last_gather", "entries"):
+            raise StateError(f"{where}: extra may not be named {name!r}")
+        new[name] = value
+    return new
+
+
 # --------------------------------------------------------------------------- table rows
 #
 # A table store keeps one row per item: ``last_gather``, ``entry:<key>`` (ISO
@@ -250,11 +316,18 @@ def state_to_rows(state: State) -> list[tuple[str, str]]:
     ('entry:jobs', '2026-11-27T10:00:00+00:00')
     ('extra:n', '[1]')
     """
+    return change_to_rows(
+        Change(entries=state.entries, last_gather=state.last_gather, extra=state.extra)
+    )
+
+
+def change_to_rows(change: Change) -> list[tuple[str, str]]:
+    """The rows a table store writes for ``change``: one per item it sets."""
     rows: list[tuple[str, str]] = []
-    if state.last_gather is not None:
-        rows.append((_LAST_GATHER, format_datetime(state.last_gather)))
-    rows.extend((_ENTRY + key, format_datetime(at)) for key, at in state.entries.items())
-    for name, value in state.extra.items():
+    if change.last_gather is not None:
+        rows.append((_LAST_GATHER, format_datetime(change.last_gather)))
+    rows.extend((_ENTRY + key, format_datetime(at)) for key, at in change.entries.items())
+    for name, value in change.extra.items():
         try:
             rows.append((_EXTRA + name, json.dumps(value, sort_keys=True)))
         except (TypeError, ValueError) as exc:
@@ -281,6 +354,34 @@ def stored_text(value: object, where: str) -> str:
     if value is None:
         raise StateError(f"{where}: NULL, not text")
     return str(value)
+
+
+_TENANT = "ns:"  # rows of a namespace start with "ns:<namespace>:"
+
+
+def row_prefix(namespace: str | None) -> str:
+    """What the rows of ``namespace`` start with in a shared table (nothing for the store's own).
+
+    >>> row_prefix(None), row_prefix("tenant-a")
+    ('', 'ns:tenant-a:')
+    """
+    return "" if namespace is None else f"{_TENANT}{namespace}:"
+
+
+def rows_in(
+    rows: list[tuple[Any, Any]], namespace: str | None, where: str = "state table"
+) -> list[tuple[str, Any]]:
+    """The rows of ``namespace`` among a table's, without their prefix.
+
+    >>> rows = [("last_gather", "a"), ("ns:t1:last_gather", "b"), ("ns:t10:entry:x", "c")]
+    >>> rows_in(rows, None), rows_in(rows, "t1")
+    ([('last_gather', 'a')], [('last_gather', 'b')])
+    """
+    named = [(stored_text(k, f"{where}: a row's key"), v) for k, v in rows]
+    if namespace is None:
+        return [(k, v) for k, v in named if not k.startswith(_TENANT)]
+    prefix = row_prefix(namespace)
+    return [(k[len(prefix) :], v) for k, v in named if k.startswith(prefix)]
 
 
 def state_from_rows(rows: list[tuple[Any, Any]], where: str) -> State:

@@ -44,6 +44,8 @@ __all__ = [
     "Schemas",
     "describe",
     "header_of",
+    "learn",
+    "read_entries",
     "read_schemas",
     "remember",
 ]
@@ -179,6 +181,45 @@ def _recent(item: tuple[str, _Entry]) -> tuple[datetime, tuple[int, int]]:
     return entry.shipped or _UNDATED, _version_order(version)
 
 
+def shipped_headers(batch: Batch) -> dict[tuple[str, str], Header]:
+    """Per ``(key, version)``, the header of ``batch``'s CSV parts worth remembering.
+
+    Keys whose collector says ``dynamic_columns`` are left out.
+    """
+    versions = {
+        c.key: c.task.collector.version
+        for c in batch.collections
+        if c.task.collector.format == "csv" and not c.task.collector.dynamic_columns
+    }
+    return {(p.key, versions[p.key]): header_of(p.header) for p in batch.parts if p.key in versions}
+
+
+def read_entries(state: State) -> dict[str, dict[str, _Entry]] | None:
+    """The entries that read, for ``learn``; ``None`` when the record is not an object at all."""
+    raw = state.extra.get(SCHEMAS)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        return None
+    return _read(raw)[0]
+
+
+def learn(known: dict[str, dict[str, _Entry]], batch: Batch, *, at: datetime) -> dict[str, Any]:
+    """Put ``batch``'s headers, shipped ``at``, into ``known``; the stored form of each key.
+
+    A key keeps its ``KEEP_VERSIONS`` most recently shipped versions.  Costs
+    what the batch holds, however many keys ``known`` has, so the bookkeeper
+    can call it for every confirmed archive.
+    """
+    changed: dict[str, Any] = {}
+    for (key, version), header in shipped_headers(batch).items():
+        kept = {**known.get(key, {}), version: _Entry(header=header, shipped=at)}
+        newest = sorted(kept.items(), key=_recent, reverse=True)[:KEEP_VERSIONS]
+        known[key] = dict(sorted(newest, key=lambda i: _version_order(i[0])))
+        changed[key] = {v: _stored(e) for v, e in known[key].items()}
+    return changed
+
+
 def remember(state: State, batch: Batch, *, at: datetime) -> State:
     """``state`` with the headers of ``batch``'s CSV parts, which reached the destination at ``at``.
 
@@ -186,22 +227,12 @@ def remember(state: State, batch: Batch, *, at: datetime) -> State:
     keeps its ``KEEP_VERSIONS`` most recently shipped versions; the keys
     not in ``batch`` are kept as they are, read or not.
     """
-    versions = {
-        c.key: c.task.collector.version
-        for c in batch.collections
-        if c.task.collector.format == "csv" and not c.task.collector.dynamic_columns
-    }
-    shipped = {(p.key, versions[p.key]): p.header for p in batch.parts if p.key in versions}
-    raw = state.extra.get(SCHEMAS)
-    if not shipped or (raw is not None and not isinstance(raw, dict)):
+    known = read_entries(state)
+    if known is None:
         return state
-    found, _ = _read(raw or {})
-    for (key, version), record in shipped.items():
-        found.setdefault(key, {})[version] = _Entry(header=header_of(record), shipped=at)
-    document = dict(raw or {})
-    for key in {key for key, _ in shipped}:
-        kept = sorted(found[key].items(), key=_recent, reverse=True)[:KEEP_VERSIONS]
-        document[key] = {v: _stored(e) for v, e in sorted(kept, key=lambda i: _version_order(i[0]))}
-    if document == raw:
+    changed = learn(known, batch, at=at)
+    raw = state.extra.get(SCHEMAS) or {}
+    document = {**raw, **changed}
+    if not changed or document == raw:
         return state
     return attrs.evolve(state, extra={**state.extra, SCHEMAS: document})

@@ -23,7 +23,10 @@ _books = functools.partial(Option, commands=GATHER, group="bookkeeping and gatin
 _report = functools.partial(Option, commands=GATHER, group="report")
 _output = functools.partial(Option, commands=RUN, group="output")
 
-STATE_HELP: Final = "bookkeeping: a JSON file, sqlite:///PATH or postgresql://HOST/DB"
+STATE_HELP: Final = (
+    "bookkeeping: a JSON file, sqlite:///PATH or postgresql://HOST/DB;"
+    " #NAME at the end keeps a tenant's state apart in a shared store"
+)
 _LEVEL_HELP = "lowest level of log events shown (default: {})"
 
 RUN_OPTIONS: Final[tuple[Option, ...]] = (

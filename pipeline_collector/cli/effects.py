@@ -47,23 +47,37 @@ def no_password(url: str, what: str, env: str | None = None) -> str:
 
 
 def build_store(spec: str | None) -> StateStore | None:
-    """``FILE`` (JSON), ``sqlite:///PATH`` or ``postgresql://...`` -> a state store."""
+    """``FILE`` (JSON), ``sqlite:///PATH`` or ``postgresql://...`` -> a state store.
+
+    ``#NAME`` at the end keeps a tenant's state apart in a store several
+    tenants share (the store's ``namespace``).
+    """
     if not spec:
         return None
+    spec, mark, namespace = spec.partition("#")
+    if mark:
+        from ..book.codec import check_namespace
+        from ..errors import ConfigurationError
+
+        try:
+            check_namespace(namespace)
+        except ConfigurationError as e:
+            raise UsageError(f"--state ...#{namespace}: {e}") from None
+    tenant = namespace if mark else None
     if spec.startswith("sqlite://"):
         path = spec[len("sqlite:///") :] if spec.startswith("sqlite:///") else ""
         if not path:
             raise UsageError(f"--state {spec!r}: write sqlite:///relative.db or sqlite:////abs.db")
         from ..stores import SqliteStore
 
-        return SqliteStore(path)
+        return SqliteStore(path, namespace=tenant)
     if spec.startswith(("postgresql://", "postgres://")):
         from ..stores import PostgresStore
 
-        return PostgresStore.from_dsn(no_password(spec, "--state"))
+        return PostgresStore.from_dsn(no_password(spec, "--state"), namespace=tenant)
     from ..stores import JsonFileStore
 
-    return JsonFileStore(spec)
+    return JsonFileStore(spec, namespace=tenant)
 
 
 def build_lock(spec: str | None, name: str | None, scheme: str | None) -> Lock | None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..records import Run
+
 __all__ = [
     "EXIT_FOR",
     "EXIT_GATED",
@@ -9,8 +14,10 @@ __all__ = [
     "EXIT_LOCK_HELD",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_UNRECORDED",
     "EXIT_USAGE",
     "UsageError",
+    "exit_code",
 ]
 
 EXIT_OK = 0
@@ -18,6 +25,9 @@ EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_LOCK_HELD = 3
 EXIT_GATED = 4
+# An archive was delivered but the state could not record it: the run stopped
+# at once, and a retry would ship the same rows again until the store is fixed.
+EXIT_UNRECORDED = 5
 EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
 # A run's status -> the exit code of ``gather``.
@@ -28,6 +38,13 @@ EXIT_FOR: dict[str, int] = {
     "lock-held": EXIT_LOCK_HELD,
     "gated": EXIT_GATED,
 }
+
+
+def exit_code(run: Run) -> int:
+    """The exit code of ``gather`` for ``run``: its status's, or 5 for a delivery not recorded."""
+    if any(s.unrecorded for s in run.shipments):
+        return EXIT_UNRECORDED
+    return EXIT_FOR.get(run.status, EXIT_PARTIAL)
 
 
 class UsageError(Exception):

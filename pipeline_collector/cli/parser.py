@@ -15,7 +15,14 @@ from typing import NoReturn
 
 from ..tools.checks import STATUS_HEADER
 from .declarations import ENV_CONFIG, SETTINGS_COMMANDS, Option, options_of
-from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from .exits import (
+    EXIT_GATED,
+    EXIT_LOCK_HELD,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_UNRECORDED,
+    EXIT_USAGE,
+)
 from .links import DOCS
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
@@ -27,7 +34,9 @@ exit codes:
   {EXIT_PARTIAL}  partial failure: a collection, an upload or the bookkeeping failed
   {EXIT_USAGE}  bad configuration or usage (options, config file, module, collectors)
   {EXIT_LOCK_HELD}  another run holds the lock; nothing was done
-  {EXIT_GATED}  gated off (--is-licensed or --is-shipping-configured said no)"""
+  {EXIT_GATED}  gated off (--is-licensed or --is-shipping-configured said no)
+  {EXIT_UNRECORDED}  an archive was delivered but the state could not record it; the run
+     stopped there (fix the store: a retry would send the same rows again)"""
 
 _DESCRIPTION = """\
 Collect a service's analytics with its collector module, cut them into

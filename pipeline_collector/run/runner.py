@@ -27,7 +27,7 @@ from ..book.bookkeeper import Bookkeeper
 from ..book.schemas import Header, read_schemas
 from ..compress import default_compressor
 from ..config import RunConfig
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StateError
 from ..log import logger
 from ..naming import Namer
 from ..protocols import Clock, Compressor, Lock, StateStore, Transport
@@ -213,6 +213,7 @@ class _Run:
         mode = self.settings.mode
         shipping = self.transport is not None
         book = Bookkeeper(p, current, self.store if shipping else None, self.settings.clock)
+        book.check_writable()  # a state that cannot be saved is found before anything ships
         task = config_task(p)
         if self.amend_config is not None:
             func = amended(task.collector.func, self.amend_config)
@@ -258,9 +259,37 @@ class _Run:
             log.error("task.timed_out", key=e.task.key, window=str(e.task.window), error=str(e))
             book.collected(failed_collection(e.task, self.settings.clock(), str(e)))
             timed_out = e
+        except StateError as e:  # the state cannot be saved (a delivery not recorded): stop
+            return self._stopped(p, book, e)
         finally:
             discard_parts(config)
         return self._report(p, book, started, timed_out)
+
+    def _stopped(self, p: Plan, book: Bookkeeper, e: StateError) -> Run:
+        """The run stopped where the state could not be saved: nothing more ships.
+
+        The store cannot be written, so the history is not saved either; the
+        archives written but not shipped are removed (their windows are
+        collected again), and the report keeps every shipment so far, a
+        delivery the state could not record marked as one the next run sends
+        again (``UnrecordedError``).
+        """
+        reason = str(e)
+        log.error("run.failed", reason=reason)
+        shipped = {s.archive.path for s in book.shipments}
+        for archive in book.archives:
+            if archive.path not in shipped and archive.path.parent == self.settings.workdir:
+                archive.path.unlink(missing_ok=True)
+        return Run(
+            mode=self.settings.mode,
+            status="failed",
+            plan=p,
+            collections=tuple(book.collections),
+            archives=tuple(book.archives),
+            shipments=tuple(book.shipments),
+            state=book.state,
+            reason=reason,
+        )
 
     def _report(
         self, p: Plan, book: Bookkeeper, started: float, timed_out: TaskTimedOut | None = None
@@ -276,10 +305,13 @@ class _Run:
         status: RunStatus = "ok" if clean else "partial" if timed_out is None else "failed"
         why = None if clean else _reason(p, book)
         if self.transport is not None:  # windows that had nothing to ship move only now
-            book.close(
-                last_gather=p.until if clean and self.settings.whole else None,
-                run=book.record(mode, status, time.perf_counter() - started, why),
-            )
+            try:
+                book.close(
+                    last_gather=p.until if clean and self.settings.whole else None,
+                    run=book.record(mode, status, time.perf_counter() - started, why),
+                )
+            except StateError as e:
+                return self._stopped(p, book, e)
         run = Run(
             mode=mode,
             status=status,

@@ -283,7 +283,9 @@ def plan(
     """Decide the run: its window and one task per collector or slicer window.
 
     The config collector is not a task: its output goes into every archive.
-    A slicer that fails is recorded as a ``Problem`` for its key only.
+    A slicer that fails is recorded as a ``Problem`` for its key only.  In
+    a tenant's state (``state.namespace``) a key without an entry starts at
+    the horizon, and slicers get that as their ``last_gather``.
     """
     listed = tuple(collectors)
     configs = [c for c in listed if c.config]
@@ -292,15 +294,16 @@ def plan(
     run_since, run_until, last_gather = collection_window(
         now, since, until, state.last_gather, horizon
     )
+    # A tenant's key without an entry starts at the horizon: in a shared
+    # store, last_gather may be another run's, over other keys.
+    fallback = last_gather if state.namespace is None else run_until - horizon
     tasks: list[Task] = []
     problems: list[Problem] = []
     # JSON collections go first, as the old library gathered them (docs/contract.md, section 4).
     for collector in sorted(listed, key=lambda c: c.format != "json"):
         if collector.config:
             continue
-        start = collector_since(
-            collector, state.entries, run_since, run_until, last_gather, horizon
-        )
+        start = collector_since(collector, state.entries, run_since, run_until, fallback, horizon)
         if collector.slicer is None:
             if start >= run_until:
                 log.debug("task.nothing_new", key=collector.key, since=start.isoformat())
@@ -312,7 +315,7 @@ def plan(
         if full:
             start = run_until - horizon
         try:
-            windows = slice_windows(collector, last_gather, start, run_until, full, run_since)
+            windows = slice_windows(collector, fallback, start, run_until, full, run_since)
         except Exception as e:  # a slicer is user code: any failure stops its key only
             message = (
                 message_of(e)

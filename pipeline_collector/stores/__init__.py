@@ -5,7 +5,11 @@ Each store fits the ``StateStore`` protocol: ``load()`` returns the saved
 when what is stored cannot be read, so that an unreadable state never passes
 for an empty one (which would re-send four weeks of data); ``save(state)``
 replaces the whole state at once, so a crash or a concurrent writer never
-leaves half of one state mixed with half of another.
+leaves half of one state mixed with half of another.  Each store here also
+takes ``update(change)`` (``SharedStateStore``): only the items a run moved
+are written, merged into what is stored now, so tenants and runs sharing a
+store never undo each other's saves; and a ``namespace`` that keeps each
+tenant's state apart.
 
 ``codec`` says how a state is written down (datetimes, documents, rows);
 ``json_file``, ``sqlite`` and ``postgres`` are the stores, and ``settings``

@@ -6,12 +6,20 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..book.codec import DEFAULT_TABLE, state_from_rows, state_to_rows
+from ..book.codec import (
+    DEFAULT_TABLE,
+    change_to_rows,
+    check_namespace,
+    row_prefix,
+    rows_in,
+    state_from_rows,
+    state_to_rows,
+)
 from ..database.connection import Session, SessionError, describe, opened, session_of
 from ..database.db import require_psycopg, table_parts
 from ..errors import StateError
 from ..log import logger
-from ..records import State
+from ..records import Change, State
 
 __all__ = ["PostgresStore"]
 
@@ -31,9 +39,13 @@ class PostgresStore:
     callable that returns a new one (the store then closes it after each
     load or save; a Django connection it returns is left to Django).
 
-    ``save`` replaces every row at once, serialised with other writers by a
-    transaction-scoped advisory lock, so concurrent saves never interleave
-    and a reader sees one whole state.  Inside a transaction the service has
+    ``save`` replaces the rows of its namespace at once, serialised with
+    other writers by a transaction-scoped advisory lock, so concurrent saves
+    never interleave and a reader sees one whole save.  ``update`` writes
+    only the rows of the items it is given (an upsert each), so runs and
+    tenants sharing the table never undo each other's saves, and a save
+    costs what it changes.  ``namespace`` keeps a tenant's rows apart: the
+    same rows, their keys prefixed ``ns:<namespace>:``.  Inside a transaction the service has
     open (a Django ``atomic`` block, a psycopg connection in a transaction)
     the save is a savepoint of that transaction: it commits nothing, the
     service's rollback undoes it, and its own failure undoes only itself.
@@ -42,31 +54,39 @@ class PostgresStore:
     the repr or in errors.
     """
 
-    def __init__(self, connection: Any, *, table: str = DEFAULT_TABLE) -> None:
+    def __init__(
+        self, connection: Any, *, table: str = DEFAULT_TABLE, namespace: str | None = None
+    ) -> None:
         self._parts = table_parts(table, allow_schema=True)
         if not callable(connection):
             session_of(connection, "PostgresStore")  # a wrong kind fails here, not mid-run
         self._source = connection
         self.table = table
+        self.namespace = check_namespace(namespace)
+        self._prefix = row_prefix(self.namespace)
         # Each part is a checked identifier, so quoting it is enough.
         self._name = ".".join(f'"{p}"' for p in self._parts)
 
     @classmethod
-    def from_dsn(cls, dsn: str, *, table: str = DEFAULT_TABLE) -> PostgresStore:
+    def from_dsn(
+        cls, dsn: str, *, table: str = DEFAULT_TABLE, namespace: str | None = None
+    ) -> PostgresStore:
         """A store that opens its own connection from ``dsn`` (psycopg 3) for each operation."""
         pg = require_psycopg()
 
         def connect() -> Any:
             return pg.connect(dsn)
 
-        return cls(connect, table=table)
+        return cls(connect, table=table, namespace=namespace)
 
     def __repr__(self) -> str:
-        return f"PostgresStore(table={self.table!r})"
+        tenant = "" if self.namespace is None else f", namespace={self.namespace!r}"
+        return f"PostgresStore(table={self.table!r}{tenant})"
 
     @property
     def _where(self) -> str:
-        return f"PostgreSQL table {self.table}"
+        tenant = "" if self.namespace is None else f" namespace {self.namespace}"
+        return f"PostgreSQL table {self.table}{tenant}"
 
     @contextlib.contextmanager
     def _session(self, what: str) -> Iterator[Session]:
@@ -97,15 +117,60 @@ class PostgresStore:
 
         rows = self._in_transaction("load", read)
         if rows is None:
-            return State()
-        state = state_from_rows(rows, self._where)
+            return State(namespace=self.namespace)
+        mine = rows_in(rows, self.namespace, self._where)
+        state = state_from_rows(mine, self._where)
         log.debug("state.loaded", store="postgres", table=self.table, entries=len(state.entries))
-        return state
+        return State(
+            last_gather=state.last_gather,
+            entries=state.entries,
+            extra=state.extra,
+            namespace=self.namespace,
+        )
 
     def save(self, state: State) -> None:
-        """Replace the stored state with ``state``, in the service's transaction or our own."""
-        rows = state_to_rows(state)
+        """Replace this namespace's rows with ``state``'s, in the service's transaction or ours."""
+        rows = self._keyed(state_to_rows(state))
 
+        def replace(s: Session) -> None:
+            if self.namespace is None:
+                s.rows(f"DELETE FROM {self._name} WHERE left(key, 3) <> %s", ("ns:",))  # noqa: S608
+            else:
+                s.rows(
+                    f"DELETE FROM {self._name} WHERE left(key, %s) = %s",  # noqa: S608
+                    (len(self._prefix), self._prefix),
+                )
+            if rows:
+                s.many(f"INSERT INTO {self._name} (key, value) VALUES (%s, %s)", rows)  # noqa: S608
+
+        self._write(replace)
+
+    def update(self, change: Change) -> None:
+        """Write the rows of ``change``'s items, in the service's transaction or ours.
+
+        An empty change still takes the writers' lock and runs a write that
+        changes no row: it proves the table writable.
+        """
+        rows = self._keyed(change_to_rows(change))
+
+        def upsert(s: Session) -> None:
+            if not rows:  # touches no row, but needs the right to write it
+                s.rows(
+                    f"UPDATE {self._name} SET value = value WHERE false"  # noqa: S608
+                )
+                return
+            s.many(
+                f"INSERT INTO {self._name} (key, value) VALUES (%s, %s)"  # noqa: S608
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                rows,
+            )
+
+        self._write(upsert)
+
+    def _keyed(self, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(self._prefix + k, v) for k, v in rows] if self._prefix else rows
+
+    def _write(self, work: Callable[[Session], None]) -> None:
         def write(s: Session) -> None:
             # Two-key form: its own key space, apart from single-key run locks.
             s.rows(
@@ -116,8 +181,6 @@ class PostgresStore:
                 f"CREATE TABLE IF NOT EXISTS {self._name}"
                 " (key text PRIMARY KEY, value text NOT NULL)"
             )
-            s.rows(f"DELETE FROM {self._name}")  # noqa: S608
-            if rows:
-                s.many(f"INSERT INTO {self._name} (key, value) VALUES (%s, %s)", rows)  # noqa: S608
+            work(s)
 
         self._in_transaction("save", write)

@@ -16,11 +16,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from ..book.codec import decode_state_json, entry_key, format_datetime, parse_at, stored_text
+from ..book.codec import (
+    check_namespace,
+    decode_state_json,
+    entry_key,
+    format_datetime,
+    parse_at,
+    stored_text,
+)
 from ..database.db import describe_db_error
 from ..errors import ConfigurationError, StateError
 from ..log import logger
-from ..records import State
+from ..records import Change, State
 
 __all__ = ["LAST_ENTRIES", "LAST_GATHER", "SettingsStore"]
 
@@ -54,6 +61,13 @@ class SettingsStore:
     load or a save that fails is a ``StateError`` naming the setting, in one
     line with anything like a password blanked (a getter that reads the
     database may fail with its connection string in the message).
+
+    ``update`` reads the entries again and writes them back with only the
+    changed keys set, so runs over other keys keep theirs.
+
+    ``namespace`` keeps a tenant's bookkeeping in settings of its own: each
+    key becomes ``<key>:<namespace>`` (``AUTOMATION_ANALYTICS_LAST_GATHER:eu``),
+    so tenants sharing the settings never write the same one.
     """
 
     def __init__(
@@ -66,16 +80,19 @@ class SettingsStore:
         extra_key: str | None = None,
         last_gather_as: Literal["iso", "datetime"] = "iso",
         atomic: Atomic | None = None,
+        namespace: str | None = None,
     ) -> None:
         if last_gather_as not in ("iso", "datetime"):
             raise ConfigurationError(
                 f"last_gather_as must be 'iso' or 'datetime', not {last_gather_as!r}"
             )
+        self.namespace = check_namespace(namespace)
+        tenant = "" if namespace is None else f":{namespace}"
         self._get = get
         self._set = set
-        self.last_gather_key = last_gather_key
-        self.entries_key = entries_key
-        self.extra_key = extra_key
+        self.last_gather_key = last_gather_key + tenant
+        self.entries_key = entries_key + tenant
+        self.extra_key = None if extra_key is None else extra_key + tenant
         self.last_gather_as = last_gather_as
         self._atomic = atomic
 
@@ -89,6 +106,7 @@ class SettingsStore:
         entries_key: str = LAST_ENTRIES,
         extra_key: str | None = None,
         last_gather_as: Literal["iso", "datetime"] = "iso",
+        namespace: str | None = None,
     ) -> SettingsStore:
         """Over settings read and written as attributes (``django.conf.settings`` by default).
 
@@ -119,6 +137,7 @@ class SettingsStore:
             extra_key=extra_key,
             last_gather_as=last_gather_as,
             atomic=atomic,
+            namespace=namespace,
         )
 
     def __repr__(self) -> str:
@@ -147,7 +166,9 @@ class SettingsStore:
             raise
         except Exception as exc:  # a value of a kind nothing here expected, that failed
             raise StateError(f"setting {key}: cannot read it: {describe_db_error(exc)}") from None
-        state = State(last_gather=last_gather, entries=entries, extra=extra)
+        state = State(
+            namespace=self.namespace, last_gather=last_gather, entries=entries, extra=extra
+        )
         log.debug("state.loaded", store="settings", entries=len(state.entries))
         return state
 
@@ -171,12 +192,36 @@ class SettingsStore:
             writes.append((self.last_gather_key, value))
         with self._atomic() if self._atomic is not None else contextlib.nullcontext():
             for key, value in writes:
-                try:
-                    self._set(key, value)
-                except Exception as exc:
-                    raise StateError(
-                        f"setting {key}: cannot write it: {describe_db_error(exc)}"
-                    ) from None
+                self._write(key, value)
+
+    def update(self, change: Change) -> None:
+        """Set only the items of ``change``: the entries read again, the changed keys set.
+
+        An empty change writes the entries back as they are: it proves the
+        settings writable.
+        """
+        with self._atomic() if self._atomic is not None else contextlib.nullcontext():
+            if change.entries or change.empty:
+                entries = _raw(self._read(self.entries_key), self.entries_key)
+                entries.update({k: format_datetime(v) for k, v in change.entries.items()})
+                self._write(self.entries_key, _dumps(entries, self.entries_key))
+            if change.extra and self.extra_key is not None:
+                extra = _raw(self._read(self.extra_key), self.extra_key)
+                extra.update(change.extra)
+                self._write(self.extra_key, _dumps(extra, self.extra_key))
+            if change.last_gather is not None:
+                value: Any = change.last_gather
+                if self.last_gather_as == "iso":
+                    value = format_datetime(change.last_gather)
+                else:
+                    format_datetime(value)  # refuses a naive one
+                self._write(self.last_gather_key, value)
+
+    def _write(self, key: str, value: Any) -> None:
+        try:
+            self._set(key, value)
+        except Exception as exc:
+            raise StateError(f"setting {key}: cannot write it: {describe_db_error(exc)}") from None
 
 
 def _at(value: object, key: str) -> datetime:
@@ -209,6 +254,21 @@ def _decoded(value: object, key: str) -> object:
     # eda-server reads its entries after turning single quotes into double
     # ones, so a dict's repr stored there once still loads; so does it here.
     return decode_state_json(value.replace("'", '"'), where)
+
+
+def _raw(value: object, key: str) -> dict[str, Any]:
+    """A setting that holds a JSON object, decoded as stored: datetimes written as ISO."""
+    raw = {} if value is None else _decoded(value, key)
+    if not isinstance(raw, Mapping):
+        raise StateError(f"setting {key}: expected a JSON object, got {type(raw).__name__}")
+    return {str(k): format_datetime(v) if isinstance(v, datetime) else v for k, v in raw.items()}
+
+
+def _dumps(value: dict[str, Any], key: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"setting {key}: cannot be written as JSON: {exc}") from None
 
 
 def _entries(value: object, key: str) -> dict[str, datetime]:

@@ -70,22 +70,27 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _publish(tmp: Path, target: Path) -> None:
-    """Give ``tmp`` the name ``target`` without ever replacing an existing file."""
+    """Give ``tmp`` the name ``target`` without ever replacing an existing file.
+
+    Raises ``FileExistsError`` when the name is taken, by an earlier archive
+    or by another run shipping into the same folder at the same moment.
+    """
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise ShipError(f"refusing to overwrite {target}: it already exists") from None
+        raise
     except OSError:
         # Filesystems without hard links: claim the name exclusively, then
         # move the finished copy over our own placeholder.
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
-        except FileExistsError:
-            raise ShipError(f"refusing to overwrite {target}: it already exists") from None
-        os.close(fd)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
         os.replace(tmp, target)
     else:
         tmp.unlink()
+
+
+def _same(path: Path, sha256: str) -> bool:
+    """Whether ``path`` is a plain file holding exactly the archive."""
+    return path.is_file() and not path.is_symlink() and file_sha256(path) == sha256
 
 
 @frozen
@@ -95,7 +100,9 @@ class DirectoryTransport:
     ``DirectoryTransport(root)``: the root is the one positional argument.
     The copy appears whole or not at all (temporary file, fsync, then a link
     that never overwrites), is private to its owner (folders 0700, files
-    0600), and is re-hashed before the receipt says it arrived.  The date is
+    0600), and is re-hashed before the receipt says it arrived.  A name taken
+    by another archive, even by another run shipping into the same folder at
+    the same moment, makes the copy take the next free number.  The date is
     today in UTC, from ``clock`` when one is given.  ``layout`` maps the
     archive (``ArchiveInfo``, with its name and the shipping time) to its
     path under the root; by default ``data/YYYY/MM/DD/<name>``.
@@ -155,26 +162,35 @@ class DirectoryTransport:
         if not real_folder.is_relative_to(real_root):
             raise ShipError(f"refusing to write {name}: {folder} leads outside {root}")
         target = real_folder / filename
-        while os.path.lexists(target):
-            if (
-                target.is_file()
-                and not target.is_symlink()
-                and file_sha256(target) == archive.sha256
-            ):
-                log.info("ship.already_there", location=str(target))
-                return Receipt(
-                    archive=name,
-                    sha256=archive.sha256,
-                    destination="dir",
-                    location=str(target),
-                    attempts=1,
-                    elapsed=0.0,
-                )
-            # Another archive of the same name (an earlier run ending in the same
-            # second): never overwrite it, take the next free number instead.
-            target = real_folder / next_number(target.name)
+        if os.path.lexists(target) and _same(target, archive.sha256):
+            log.info("ship.already_there", location=str(target))
+            return self._receipt(name, archive.sha256, target, 0.0)
+        tmp = self._copy(archive, name, real_folder)
+        try:
+            while True:
+                try:
+                    _publish(tmp, target)
+                    break
+                except FileExistsError:
+                    pass
+                if _same(target, archive.sha256):
+                    log.info("ship.already_there", location=str(target))
+                    tmp.unlink()
+                    return self._receipt(name, archive.sha256, target, 0.0)
+                # Another archive of the same name (an earlier run ending in the
+                # same second, or another run shipping now): never overwrite
+                # it, take the next free number instead.
+                target = real_folder / next_number(target.name)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        _fsync_dir(real_folder)
+        return self._receipt(name, archive.sha256, target, time.monotonic() - started)
 
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=real_folder)
+    def _copy(self, archive: Archive, name: str, folder: Path) -> Path:
+        """A synced private copy of the archive in ``folder``, checked against its record."""
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
         tmp = Path(tmp_name)
         try:
             os.fchmod(fd, _FILE_MODE)
@@ -192,16 +208,17 @@ class DirectoryTransport:
                     f"(sha256 {copied[:12]}.. vs {archive.sha256[:12]}.., "
                     f"{size} vs {archive.size} bytes)"
                 )
-            _publish(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        _fsync_dir(real_folder)
-        elapsed = time.monotonic() - started
+        return tmp
+
+    @staticmethod
+    def _receipt(name: str, sha256: str, target: Path, elapsed: float) -> Receipt:
         return Receipt(
             archive=name,
-            sha256=copied,
+            sha256=sha256,
             destination="dir",
             location=str(target),
             attempts=1,

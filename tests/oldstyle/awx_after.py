@@ -28,18 +28,24 @@ LAST_ENTRIES = "AUTOMATION_ANALYTICS_LAST_ENTRIES"
 class SettingTableStore:
     """AWX's two bookkeeping settings, read and written in its ``conf_setting`` table.
 
-    Entries that are not datetimes are left out on load; AWX's own ``config``
-    entry is read like any other and dropped on the next save (nothing reads it).
+    They are system settings (no user), written as AWX's settings are: the
+    setting's row updated, or created, with the ``created`` and ``modified``
+    times AWX's model fills in (the table has no default for them).  Entries
+    that are not datetimes are left out on load; AWX's own ``config`` entry is
+    read like any other and dropped on the next save (nothing reads it).
     """
 
     def __init__(self, connect: Callable[[], Any]) -> None:
         self.connect = connect
 
+    def __repr__(self) -> str:  # how errors name the store
+        return "SettingTableStore(conf_setting)"
+
     def load(self) -> State:
         with self.connect() as conn:
             rows = dict(
                 conn.execute(
-                    "SELECT key, value FROM conf_setting WHERE key IN (%s, %s)",
+                    "SELECT key, value FROM conf_setting WHERE key IN (%s, %s) AND user_id IS NULL",
                     (LAST_GATHER, LAST_ENTRIES),
                 ).fetchall()
             )
@@ -63,10 +69,17 @@ class SettingTableStore:
             values[LAST_GATHER] = format_datetime(state.last_gather)
         with self.connect() as conn, conn.transaction():
             for key, value in values.items():
-                conn.execute("DELETE FROM conf_setting WHERE key = %s", (key,))
-                conn.execute(
-                    "INSERT INTO conf_setting (key, value) VALUES (%s, %s)", (key, Jsonb(value))
+                updated = conn.execute(
+                    "UPDATE conf_setting SET value = %s, modified = now()"
+                    " WHERE key = %s AND user_id IS NULL",
+                    (Jsonb(value), key),
                 )
+                if updated.rowcount == 0:
+                    conn.execute(
+                        "INSERT INTO conf_setting (created, modified, key, value, user_id)"
+                        " VALUES (now(), now(), %s, %s, NULL)",
+                        (key, Jsonb(value)),
+                    )
 
 
 def shipping_configured(settings: Any) -> bool:

@@ -31,7 +31,10 @@ class SharedEntriesStore:
     Like metrics-utility it keeps no ``last_gather`` of its own (each run
     starts from the entries, at most four weeks back).  A save takes AWX's
     analytics lock, reads the entries again and moves each one forward only,
-    so neither service sets the other's keys back.
+    so neither service sets the other's keys back.  The entries are AWX's
+    system setting (no user), written as AWX writes its settings: the row
+    updated, or created with the ``created`` and ``modified`` times AWX's
+    model fills in (the table has no default for them).
     """
 
     def __init__(self, connect: Callable[[], Any]) -> None:
@@ -40,8 +43,14 @@ class SharedEntriesStore:
             connect, "gather_analytics_lock", scheme="crc32", timeout=60
         )
 
+    def __repr__(self) -> str:  # how errors name the store
+        return "SharedEntriesStore(conf_setting)"
+
     def _read(self, conn: Any) -> dict[str, datetime]:
-        row = conn.execute("SELECT value FROM conf_setting WHERE key = %s", (LAST_ENTRIES,))
+        row = conn.execute(
+            "SELECT value FROM conf_setting WHERE key = %s AND user_id IS NULL ORDER BY id",
+            (LAST_ENTRIES,),
+        )
         found = row.fetchone()
         stored = json.loads((found[0] if found else "") or "{}")
         return {k: parse_datetime(v) for k, v in stored.items() if isinstance(v, str)}
@@ -64,10 +73,17 @@ class SharedEntriesStore:
             for key, value in state.entries.items():
                 merged[key] = max(merged.get(key, value), value)
             text = json.dumps({k: format_datetime(v) for k, v in merged.items()})
-            conn.execute("DELETE FROM conf_setting WHERE key = %s", (LAST_ENTRIES,))
-            conn.execute(
-                "INSERT INTO conf_setting (key, value) VALUES (%s, %s)", (LAST_ENTRIES, Jsonb(text))
+            updated = conn.execute(
+                "UPDATE conf_setting SET value = %s, modified = now()"
+                " WHERE key = %s AND user_id IS NULL",
+                (Jsonb(text), LAST_ENTRIES),
             )
+            if updated.rowcount == 0:
+                conn.execute(
+                    "INSERT INTO conf_setting (created, modified, key, value, user_id)"
+                    " VALUES (now(), now(), %s, %s, NULL)",
+                    (LAST_ENTRIES, Jsonb(text)),
+                )
 
 
 def archive_name(install_uuid: str) -> Callable[[ArchiveInfo], str]:

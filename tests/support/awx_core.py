@@ -4,7 +4,8 @@ It follows the algorithm of ``awx/main/analytics/core.py`` (``register``,
 ``calculate_collection_interval``, ``gather``) on a plain psycopg connection
 instead of Django: the bookkeeping is read from and written to the
 ``conf_setting`` table (``AUTOMATION_ANALYTICS_LAST_GATHER`` and
-``AUTOMATION_ANALYTICS_LAST_ENTRIES``), datetimes are encoded as Django's
+``AUTOMATION_ANALYTICS_LAST_ENTRIES``) as AWX's settings wrapper does
+(``support.awx_schema``), datetimes are encoded as Django's
 ``DjangoJSONEncoder`` does (milliseconds, ``Z``), the config collector is
 the one keyed ``config``, slicers are called by position with ``since=None``
 unless one was asked for, JSON goes into one archive and each CSV file into
@@ -24,6 +25,8 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import attrs
+
+from support import awx_schema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,15 +86,16 @@ def _hook(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_setting(conn: Any, key: str) -> Any:
-    row = conn.execute("SELECT value FROM conf_setting WHERE key = %s", (key,)).fetchone()
+    row = conn.execute(
+        "SELECT value FROM conf_setting WHERE key = %s AND user_id IS NULL ORDER BY id LIMIT 1",
+        (key,),
+    ).fetchone()
     return None if row is None else row[0]
 
 
 def write_setting(conn: Any, key: str, value: str) -> None:
-    from psycopg.types.json import Jsonb
-
-    conn.execute("DELETE FROM conf_setting WHERE key = %s", (key,))
-    conn.execute("INSERT INTO conf_setting (key, value) VALUES (%s, %s)", (key, Jsonb(value)))
+    """As AWX's settings wrapper writes a system setting (``awx_schema``)."""
+    awx_schema.write_setting(conn, key, value)
 
 
 def last_entries(conn: Any) -> dict[str, Any]:

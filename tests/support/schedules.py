@@ -41,7 +41,7 @@ KEYS = ("events", "hosts")
 COLLECTOR_FAULTS = ("ok",) * 8 + ("raise", "none", "hang")
 UPLOAD_FAULTS = ("ok",) * 8 + ("503", "413", "timeout", "reset")
 HANG = 0.05  # task_timeout in a schedule run; a hang sleeps past it
-SAVE_FAULTS = False
+SAVE_FAULTS = True
 
 
 def hourly_rows(key: str, since: datetime, until: datetime) -> Iterator[str]:

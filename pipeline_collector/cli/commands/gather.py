@@ -16,7 +16,7 @@ from ...stages.discover import discover
 from ...tools.metrics import write_metrics_file
 from ..console import Console, live
 from ..effects import build_lock, build_store, build_transport, flag
-from ..exits import EXIT_FOR, EXIT_PARTIAL, UsageError
+from ..exits import EXIT_PARTIAL, UsageError, exit_code
 from ..loading import collector_module, load_callable
 from ..report import report_table, run_json, summary_line
 from .common import run_command, run_config
@@ -73,7 +73,7 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
     finally:
         if transport is not None:  # built here, so closed here
             transport.close()
-    code = EXIT_FOR.get(result.status, EXIT_PARTIAL)
+    code = exit_code(result)
     _report(result, code, console, o.get("report_json"), time.monotonic() - started)
     if o.get("metrics_file"):
         try:
