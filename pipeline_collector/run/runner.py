@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import attrs
 
@@ -34,7 +32,7 @@ from ..log import logger
 from ..naming import Namer
 from ..protocols import Clock, Compressor, Lock, StateStore, Transport
 from ..records import Collector, Mode, Plan, Run, RunStatus, State
-from ..stages.discover import discover
+from ..stages.discover import Source, discover
 from ..stages.plan import config_task, plan
 from .arguments import check_effects
 from .drive import drive
@@ -55,7 +53,7 @@ def utcnow() -> datetime:
 
 
 def gather(
-    source: ModuleType | Iterable[Callable[..., Any]],
+    source: Source,
     config: RunConfig | None = None,
     *,
     state: StateStore | None = None,
@@ -83,6 +81,8 @@ def gather(
 ) -> Run:
     """Collect, pack and (unless a dry run) ship; return the run's report.
 
+    ``source`` is the collector module, its import path or ``.py`` file, or
+    the registered functions themselves.
     ``config`` is the run's ``RunConfig``; the keywords from ``mode`` on are
     the same settings given one by one (each one given replaces the
     config's).  In ``dry-run`` mode nothing is shipped and the state is left
