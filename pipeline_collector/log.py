@@ -225,6 +225,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("run.gated", ("pipeline",), "warning", ("reason", "lock"),
           "A gate is closed (licence, shipping, or the lock another run holds): the run does"
           " nothing (debug when scheduled)."),
+    Event("limits.small", ("pipeline",), "warning", ("reason",),
+          "max_data_size or max_upload_size is below 1 MiB, most likely bytes where MiB were"
+          " meant: the run goes on, making many small parts and archives."),
     Event("workdir.swept", ("pipeline",), "info", ("folder",),
           "A folder left by a killed run was removed, under the lock."),
     Event("run.failed", ("pipeline",), "error", ("reason",),

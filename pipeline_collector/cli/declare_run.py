@@ -12,7 +12,14 @@ from typing import Final
 
 from ..config import DEFAULT_PREFIX, HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .option import ENV_PREFIX, GATHER, PLAN, RUN, Option
-from .options import LOG_LEVELS, parse_duration, parse_keys, parse_size, parse_when, positive_float
+from .options import (
+    LOG_LEVELS,
+    parse_duration,
+    parse_keys,
+    parse_run_size,
+    parse_when,
+    positive_float,
+)
 
 __all__ = ["OUTPUT_OPTIONS", "RUN_OPTIONS", "STATE_HELP"]
 
@@ -85,14 +92,14 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
     ),
     _run(
         name="max-data-size",
-        parse=parse_size,
+        parse=parse_run_size,
         metavar="SIZE",
         help="largest uncompressed CSV part and archive content"
         f" (default {MAX_DATA_SIZE // 2**20}MiB)",
     ),
     _run(
         name="max-upload-size",
-        parse=parse_size,
+        parse=parse_run_size,
         metavar="SIZE",
         help=f"largest compressed archive (default {MAX_UPLOAD_SIZE // 2**20}MiB,"
         " the ingress limit)",

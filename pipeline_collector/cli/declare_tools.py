@@ -13,7 +13,14 @@ from typing import Final
 from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .declare_run import STATE_HELP
 from .option import BENCH, GATHER, INSPECT, RUN, STATUS, Option
-from .options import parse_compressors, parse_duration, parse_keys, parse_size, parse_when
+from .options import (
+    parse_compressors,
+    parse_duration,
+    parse_keys,
+    parse_run_size,
+    parse_size,
+    parse_when,
+)
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
 __all__ = ["SECRET_OPTIONS", "TOOL_OPTIONS"]
@@ -92,14 +99,14 @@ TOOL_OPTIONS: Final[tuple[Option, ...]] = (
     _bench(name="until", parse=parse_when, metavar="ISO", help="end of the window (default: now)"),
     _bench(
         name="max-data-size",
-        parse=parse_size,
+        parse=parse_run_size,
         default=MAX_DATA_SIZE,
         metavar="SIZE",
         help="largest uncompressed CSV part (default 200MiB)",
     ),
     _bench(
         name="max-upload-size",
-        parse=parse_size,
+        parse=parse_run_size,
         default=MAX_UPLOAD_SIZE,
         metavar="SIZE",
         help="largest compressed archive (default 100MiB)",

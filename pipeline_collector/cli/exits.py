@@ -9,8 +9,10 @@ __all__ = [
     "EXIT_LOCK_HELD",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_STATE",
     "EXIT_USAGE",
     "UsageError",
+    "exit_for_error",
 ]
 
 EXIT_OK = 0
@@ -18,6 +20,10 @@ EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_LOCK_HELD = 3
 EXIT_GATED = 4
+# The state store cannot be used: a corrupt or unreadable state file, a
+# database out of reach, a store that cannot be written.  A retry meets the
+# same state, so a scheduler should not retry: fix or restore the store.
+EXIT_STATE = 6
 EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
 # A run's status -> the exit code of ``gather``.
@@ -32,3 +38,19 @@ EXIT_FOR: dict[str, int] = {
 
 class UsageError(Exception):
     """The command was given something it cannot use; exit code 2."""
+
+
+def exit_for_error(error: BaseException) -> int:
+    """The exit code of a command stopped by ``error``: 2 for usage, 6 for the state, else 1.
+
+    >>> from pipeline_collector.errors import StateError
+    >>> exit_for_error(UsageError("x")), exit_for_error(StateError("state.json: not JSON"))
+    (2, 6)
+    """
+    from ..errors import ConfigurationError, StateError
+
+    if isinstance(error, (UsageError, ConfigurationError)):
+        return EXIT_USAGE
+    if isinstance(error, StateError):
+        return EXIT_STATE
+    return EXIT_PARTIAL

@@ -10,36 +10,81 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ..tools.checks import STATUS_HEADER
 from .declarations import ENV_CONFIG, SETTINGS_COMMANDS, Option, options_of
-from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from .exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE
 from .links import DOCS
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
-__all__ = ["EXIT_CODES", "ENVIRONMENT", "build_parser", "parse_args"]
+__all__ = ["EXIT_CODES", "build_parser", "environment", "exit_codes", "parse_args"]
 
-EXIT_CODES = f"""\
-exit codes:
-  {EXIT_OK}  success
-  {EXIT_PARTIAL}  partial failure: a collection, an upload or the bookkeeping failed
-  {EXIT_USAGE}  bad configuration or usage (options, config file, module, collectors)
-  {EXIT_LOCK_HELD}  another run holds the lock; nothing was done
-  {EXIT_GATED}  gated off (--is-licensed or --is-shipping-configured said no)"""
+
+def exit_codes(*rows: tuple[int, str]) -> str:
+    """A help text's list of exit codes, each meaning wrapped under its number.
+
+    >>> print(exit_codes((0, "success"), (1, "failure")))
+    exit codes:
+      0  success
+      1  failure
+    """
+    lines = ["exit codes:"]
+    for code, meaning in rows:
+        wrapped = textwrap.wrap(meaning, 72) or [""]
+        lines.append(f"  {code}  {wrapped[0]}")
+        lines += [f"     {more}" for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
+_USAGE_EXIT = (EXIT_USAGE, "bad configuration or usage (options, config file, module, collectors)")
+_STATE_EXIT = (
+    EXIT_STATE,
+    "the state cannot be read or written (a corrupt or unreadable file, a database out of"
+    " reach): fix or restore it; a retry would meet the same state",
+)
+
+# gather's exit codes, which the command list shows too.
+EXIT_CODES = exit_codes(
+    (EXIT_OK, "success"),
+    (EXIT_PARTIAL, "partial failure: a collection, an upload or the bookkeeping failed"),
+    _USAGE_EXIT,
+    (EXIT_LOCK_HELD, "another run holds the lock; nothing was done"),
+    (EXIT_GATED, "gated off (--is-licensed or --is-shipping-configured said no)"),
+    _STATE_EXIT,
+)
 
 _DESCRIPTION = """\
 Collect a service's analytics with its collector module, cut them into
 size-limited parts, pack them into .tar.gz archives and ship them, keeping
 bookkeeping of what was sent."""
 
-ENVIRONMENT = f"""\
-Every option shown with [env NAME] can also be set by that environment
-variable, and the config file by {ENV_CONFIG}. The command line wins over
-the environment, the environment over the config file, and the config file
-over the defaults. Booleans are 1/0, true/false or yes/no; --subset takes
-KEY,KEY; --header takes one NAME=VALUE per line; an empty variable is unset."""
+
+def environment(command: str) -> str:
+    """How ``command`` reads the environment, naming only the list options it has."""
+    names = {o.name for o in options_of(command)}
+    lists = [
+        note
+        for name, note in (
+            ("subset", "--subset takes KEY,KEY"),
+            ("retired", "--retired takes KEY,KEY"),
+            ("header", "--header takes one NAME=VALUE per line"),
+        )
+        if name in names
+    ]
+    text = (
+        "Every option shown with [env NAME] can also be set by that environment"
+        f" variable, and the config file by {ENV_CONFIG}. The command line wins over"
+        " the environment, the environment over the config file, and the config file"
+        " over the defaults. Booleans are 1/0, true/false or yes/no; "
+        + "".join(f"{note}; " for note in lists)
+        + "an empty variable is unset. A PIPELINE_COLLECTOR_ variable the command"
+        " does not know is named in a warning."
+    )
+    return textwrap.fill(text, 76)
+
 
 _MAIN_EPILOG = f"""\
 examples:
@@ -75,7 +120,7 @@ environment, never from options or the config file:
 (module = "...", mode = "manual", max-data-size = "50MiB",
 header = {{"User-Agent" = "..."}}).
 
-{ENVIRONMENT}
+{environment("gather")}
 
 examples:
   # build the archives and keep them, ship nothing
@@ -112,10 +157,16 @@ examples:
   pipeline-collector plan mypackage.collectors --since 2026-11-20T00:00:00Z --json
   pipeline-collector plan --config collector.toml
 
-{ENVIRONMENT}
+{environment("plan")}
 
-{EXIT_CODES}
-  (plan exits {EXIT_PARTIAL} when a slicer fails)"""
+{
+    exit_codes(
+        (EXIT_OK, "the plan was made"),
+        (EXIT_PARTIAL, "a slicer failed (its key is listed as a problem)"),
+        _USAGE_EXIT,
+        _STATE_EXIT,
+    )
+}"""
 
 _INSPECT_EPILOG = f"""\
 Checks each archive against the contract: required members ./config.json,
@@ -164,13 +215,19 @@ examples:
   pipeline-collector status --state sqlite:///state.db --max-lag 2d --json
   pipeline-collector status --config collector.toml --max-lag 36h
 
-{ENVIRONMENT}
+{environment("status")}
 
-exit codes:
-  {EXIT_OK}  no key is behind --max-lag (or no --max-lag was given)
-  {EXIT_PARTIAL}  a key is behind --max-lag, or failed and never shipped; or the state
-     cannot be read
-  {EXIT_USAGE}  bad usage"""
+{
+    exit_codes(
+        (EXIT_OK, "no key is behind --max-lag (or no --max-lag was given)"),
+        (EXIT_PARTIAL, "a key is behind --max-lag, or failed and never shipped"),
+        (EXIT_USAGE, "bad usage"),
+        (
+            EXIT_STATE,
+            "the state cannot be read (a corrupt or unreadable file, a database out of reach)",
+        ),
+    )
+}"""
 
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from ..cli.options import parse_size
 from .server import DEFAULT_SERVICES, IngressServer
 
 __all__ = ["main"]
@@ -72,7 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         + ")",
     )
     parser.add_argument(
-        "--max-body", type=int, default=100 * 2**20, help="largest upload in bytes (413 above)"
+        "--max-body",
+        type=parse_size,
+        default=100 * 2**20,
+        metavar="SIZE",
+        help="largest upload, in bytes or with a unit: 10MiB, 100M (default 100MiB; 413 above)",
     )
     parser.add_argument(
         "--basic", type=_pair, metavar="USER:PASSWORD", help="require HTTP basic auth"

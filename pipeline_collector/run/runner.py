@@ -111,6 +111,8 @@ def gather(
         task_timeout=task_timeout,
     )
     check_effects(state=state, transport=transport, lock=lock, compressor=compressor)
+    for reason in config.limits.unusual():  # bytes where MiB were meant, said before collecting
+        log.warning("limits.small", reason=reason)
     if flow is None:
         flow = default_flow()
     elif not isinstance(flow, Flow):

@@ -341,20 +341,32 @@ def _one(
 
 
 def render_table(results: Sequence[BenchResult]) -> str:
-    """The results as a text table, one row per compressor, with the settings above."""
+    """The results as a text table, one row per run.
+
+    Settings every row shares go in the line above the table; a setting
+    that differs between rows (results of several benches together) gets a
+    column of its own, so no row is shown under sizes it did not use.
+    """
     if not results:
         return "(no results)"
-    first = results[0]
-    head = (
-        f"{first.key}: max_data_size {first.max_data_size / MiB:g} MiB,"
-        f" max_upload_size {first.max_upload_size / MiB:g} MiB"
+    settings = (
+        ("key", lambda r: r.key),
+        ("max_data_size", lambda r: f"{r.max_data_size / MiB:g} MiB"),
+        ("max_upload_size", lambda r: f"{r.max_upload_size / MiB:g} MiB"),
     )
+    shared = [(n, get) for n, get in settings if len({get(r) for r in results}) == 1]
+    varying = [(n, get) for n, get in settings if (n, get) not in shared]
+    sizes = ", ".join(f"{n} {get(results[0])}" for n, get in shared if n != "key")
+    key = next((get(results[0]) for n, get in shared if n == "key"), None)
+    head = f"{key}: {sizes}" if key and sizes else key or sizes
     header = (
+        *(n for n, _ in varying),
         "compressor", "rows", "MiB", "seconds", "rows/s", "MiB/s", "ratio", "parts",
         "archives", "mean fill", "largest fill", "peak RSS MiB",
     )  # fmt: skip
     rows = [
         (
+            *(get(r) for _, get in varying),
             r.compressor,
             f"{r.rows:,}",
             f"{r.bytes / MiB:.1f}",
@@ -371,6 +383,7 @@ def render_table(results: Sequence[BenchResult]) -> str:
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    lines = [head, "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines = [head] if head else []
+    lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)

@@ -9,12 +9,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...config import RunConfig
-from ...errors import ConfigurationError, PipelineError, describe_exception
+from ...errors import ConfigurationError, PipelineError, StateError, describe_exception
 from ..config import settings
 from ..console import Console, make_console, routed_logs
 from ..declarations import SECRET_ENV
 from ..effects import flag
-from ..exits import EXIT_PARTIAL, EXIT_USAGE, UsageError
+from ..exits import EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE, UsageError
 from ..secrets import redactor_from_env
 
 __all__ = ["Work", "run_command", "run_config"]
@@ -44,6 +44,8 @@ def run_command(
             return work(o, console, env)
         except (UsageError, ConfigurationError) as e:
             return console.error(str(e), EXIT_USAGE)
+        except StateError as e:  # a retry would meet the same state: fix the store first
+            return console.error(describe_exception(e), EXIT_STATE)
         except PipelineError as e:
             return console.error(describe_exception(e), EXIT_PARTIAL)
 

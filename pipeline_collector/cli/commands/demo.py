@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...demo import Demo, run_demo
-from ...errors import ConfigurationError, PipelineError, describe_exception
-from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ...errors import ConfigurationError, PipelineError, StateError, describe_exception
+from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE
 from ..links import source
 
 __all__ = ["DEFAULT_DIR", "build_parser", "run"]
@@ -42,6 +42,7 @@ exit codes:
   {EXIT_PARTIAL}  a collection or an upload failed
   {EXIT_USAGE}  bad usage: --dir or --database cannot be used
   {EXIT_LOCK_HELD}  another demo run holds the lock of --dir
+  {EXIT_STATE}  the state file under --dir cannot be read (corrupt or unreadable)
 
 Its collectors are the module pipeline_collector.demo.collectors, also at
   {source("pipeline_collector/demo/collectors.py")}"""
@@ -98,6 +99,8 @@ def run(argv: Sequence[str]) -> int:
         return _fail(f"cannot use {where}: {exc.strerror}; give another --dir", EXIT_USAGE)
     except ConfigurationError as exc:
         return _fail(f"{exc}; give another --dir", EXIT_USAGE)
+    except StateError as exc:
+        return _fail(f"{describe_exception(exc)}; give another --dir", EXIT_STATE)
     except PipelineError as exc:
         return _fail(describe_exception(exc), EXIT_PARTIAL)
     out = sys.stdout
