@@ -186,7 +186,7 @@ EVENTS: Mapping[str, Event] = _catalogue(
     # chunk
     Event("collection.done", ("chunk",), "info",
           ("key", "window", "status", "rows", "bytes", "parts", "seconds"),
-          "A collection finished and was cut into parts (status ok or empty)."),
+          "A collection finished and was cut into parts (status ok; an empty one at debug)."),
     Event("collection.failed", ("chunk", "pipeline"), "error", ("key", "window", "error"),
           "A collector raised or returned something unusable: its window failed."),
     Event("record.oversized", ("chunk", "compat"), "warning",
@@ -254,14 +254,17 @@ EVENTS: Mapping[str, Event] = _catalogue(
           " its shape: that part is not used (the guard is off for its key or version only)"
           " and is left as it is until its key ships again."),
     Event("state.saved", ("pipeline",), "info", ("store", "entries", "last_gather"),
-          "The bookkeeping was saved: after each confirmed upload, and at the end."),
+          "The bookkeeping was saved: after each confirmed upload, and at the end;"
+          " `entries` and `last_gather` are what this save moved."),
     Event("worker.events_dropped", ("pipeline",), "warning", ("key", "window", "worker", "dropped"),
           "A worker process logged more events for one task than are carried back: the first"
           " and the last reach the host's handlers, this many between them did not."),
     Event("run.done", ("pipeline",), "info",
-          ("mode", "status", "collections", "archives", "shipped", "failed",
-           "possible_duplicates"),
-          "The run finished, with its figures."),
+          ("mode", "status", "seconds", "collections", "rows", "bytes", "archives",
+           "archive_bytes", "shipped", "failed", "possible_duplicates"),
+          "The run finished, with its figures: `seconds` it took, `rows` and `bytes` of"
+          " uncompressed CSV and JSON collected, `archive_bytes` the archives' compressed"
+          " size."),
     # state stores and locks
     Event("state.loaded", ("state",), "debug", ("store", "path", "table", "entries"),
           "A state store read the saved bookkeeping."),
@@ -278,16 +281,16 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("lock.release_unheld", ("lock",), "warning", (),
           "The database said the lock was not held at release: nothing was unlocked."),
     # helpers for collector authors
-    Event("copy.cancelled", ("copy",), "info", ("error",),
+    Event("copy.cancelled", ("copy",), "debug", ("error",),
           "A COPY was cancelled because its consumer stopped early."),
-    Event("copy.cancel_failed", ("copy",), "warning", ("error",),
-          "Cancelling a COPY failed; the connection may need a reset."),
+    Event("copy.cancel_failed", ("copy",), "debug", ("error",),
+          "Cancelling a COPY failed: the rest of it is read and dropped instead."),
     # the local ingress
     Event("ingress.received", ("ingress",), "info", ("request_id", "bytes", "auth"),
           "The local ingress accepted an upload."),
-    Event("ingress.dropped", ("ingress",), "info", ("after",),
+    Event("ingress.dropped", ("ingress",), "debug", ("after",),
           "The local ingress dropped a connection, as scripted."),
-    Event("ingress.connection_error", ("ingress",), "warning", ("error",),
+    Event("ingress.connection_error", ("ingress",), "debug", ("error",),
           "A connection to the local ingress failed."),
     Event("ingress.store_failed", ("ingress",), "error", ("request_id", "error"),
           "The local ingress read an upload it could not store (a full disk, a folder gone"

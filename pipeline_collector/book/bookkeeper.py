@@ -125,11 +125,18 @@ class Bookkeeper:
         """Write ``new`` to the store when it differs from what is there: the one writer."""
         if new != self.state and self.store is not None:
             self.store.save(new)
-            log.info(
+            old = self.state
+            log.info(  # what this save moved, not every entry again
                 "state.saved",
                 store=repr(self.store),
-                entries={k: v.isoformat() for k, v in new.entries.items()},
-                last_gather=new.last_gather.isoformat() if new.last_gather else None,
+                entries={
+                    k: v.isoformat() for k, v in new.entries.items() if old.entries.get(k) != v
+                },
+                last_gather=(
+                    new.last_gather.isoformat()
+                    if new.last_gather and new.last_gather != old.last_gather
+                    else None
+                ),
             )
         self.state = new
 

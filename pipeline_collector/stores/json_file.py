@@ -59,7 +59,7 @@ class JsonFileStore:
             with self.path.open("rb") as handle:
                 raw = handle.read(MAX_STATE_SIZE + 1)  # a larger file is refused unread
         except FileNotFoundError:
-            log.debug("state.missing", store="json", path=str(self.path))
+            log.info("state.missing", store="json", path=str(self.path))
             return State()
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read state file: {exc.strerror}") from None

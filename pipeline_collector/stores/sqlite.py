@@ -49,7 +49,7 @@ class SqliteStore:
     def load(self) -> State:
         """Read the state; an empty ``State`` when the file or table does not exist."""
         if not self.path.exists():
-            log.debug("state.missing", store="sqlite", path=str(self.path))
+            log.info("state.missing", store="sqlite", path=str(self.path))
             return State()
         try:
             uri = self.path.resolve().as_uri() + "?mode=ro"

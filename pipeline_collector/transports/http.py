@@ -212,7 +212,7 @@ class HttpTransport:
         log = _log.bind(archive=name, destination="http", url=where)
         while True:
             attempts += 1
-            log.info("ship.attempt", attempt=attempts, bytes=archive.size)
+            log.debug("ship.attempt", attempt=attempts, bytes=archive.size)
             # The proxy's user info and the URLs' tokens may come back in an echo too.
             secrets: tuple[str, ...] = (
                 *self.headers.values(),
@@ -270,7 +270,7 @@ class HttpTransport:
                 if status == 401 and self.auth is not None and not refreshed:
                     refreshed = True
                     if self.auth.on_unauthorized():
-                        log.info("ship.retry", attempt=attempts, status=status, delay=0.0)
+                        log.warning("ship.retry", attempt=attempts, status=status, delay=0.0)
                         continue
                 if not retry.is_retryable(status):
                     raise self._refused(response, name, attempts, maybe_delivered, secrets)
@@ -294,7 +294,7 @@ class HttpTransport:
                     retryable=True,
                     maybe_delivered=maybe_delivered,
                 )
-            log.info("ship.retry", attempt=attempts, status=status, error=reason, delay=delay)
+            log.warning("ship.retry", attempt=attempts, status=status, error=reason, delay=delay)
             self.sleep(delay)
 
     def _receipt(

@@ -176,7 +176,7 @@ class S3Transport:
             raise ShipError(f"cannot read {archive.name}: {exc.strerror or exc}") from None
         if local != archive.sha256:
             raise ShipError(f"{archive.name} changed on disk: it no longer matches its record")
-        log.info("ship.attempt", attempt=1, bytes=archive.size, location=location)
+        log.debug("ship.attempt", attempt=1, bytes=archive.size, location=location)
         try:
             while (existing := self._head(key)) is not None:
                 if self._matches(existing, archive):
