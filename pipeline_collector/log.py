@@ -300,6 +300,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     # the command line
     Event("progress", ("cli",), "info", (),
           "The command line's periodic progress line (JSON log mode)."),
+    Event("env.unknown", ("cli",), "warning", ("variable", "closest", "reason"),
+          "A PIPELINE_COLLECTOR_ variable the command does not read (a misspelling, say):"
+          " it is ignored; `closest` is the known name nearest to it."),
     Event("run.dry", ("cli",), "warning", ("reason",),
           "A dry run was given a destination: nothing is sent there."),
     Event("library.log", ("cli",), "warning", ("logger", "message"),

@@ -171,3 +171,102 @@ def test_a_gather_with_fakes_is_quiet_at_warning(tmp_path: Path) -> None:
         )
     assert run.status == "ok"
     assert [e for e in logs if e["log_level"] in ("warning", "error")] == []
+
+
+def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline_collector", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(**env),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+class TestFreshStarts:
+    """A missing or misspelt state path, or a misspelt variable, is said, not passed over."""
+
+    def test_a_misspelt_variable_is_named_with_the_closest_known(
+        self, tmp_path: Path, jobs_db: Path
+    ) -> None:
+        done = cli(
+            "plan",
+            str(ROOT / EXAMPLE),
+            cwd=tmp_path,
+            JOBS_DATABASE=str(jobs_db),
+            PIPELINE_COLLECTOR_SATE="state.json",
+            PIPELINE_COLLECTOR_LOG_FORMAT="console",
+        )
+        assert done.returncode == 0, done.stderr
+        (line,) = [x for x in done.stderr.splitlines() if "env.unknown" in x]
+        assert "PIPELINE_COLLECTOR_SATE" in line and "did you mean PIPELINE_COLLECTOR_STATE" in line
+
+    def test_a_name_near_nothing_is_named_alone(self, tmp_path: Path, jobs_db: Path) -> None:
+        done = cli(
+            "plan",
+            str(ROOT / EXAMPLE),
+            cwd=tmp_path,
+            JOBS_DATABASE=str(jobs_db),
+            PIPELINE_COLLECTOR_XYZZY="1",
+        )
+        (event,) = [json.loads(x) for x in done.stderr.splitlines() if "env.unknown" in x]
+        assert event["variable"] == "PIPELINE_COLLECTOR_XYZZY" and event["closest"] is None
+
+    def test_known_variables_raise_no_warning(self, tmp_path: Path, jobs_db: Path) -> None:
+        done = cli(
+            "plan",
+            cwd=tmp_path,
+            JOBS_DATABASE=str(jobs_db),
+            PIPELINE_COLLECTOR_MODULE=str(ROOT / EXAMPLE),
+            PIPELINE_COLLECTOR_STATE="state.json",
+            PIPELINE_COLLECTOR_PASSWORD="not-read-by-plan",
+        )
+        assert done.returncode == 0, done.stderr
+        assert "env.unknown" not in done.stderr
+
+    def test_plan_says_the_state_file_was_not_found(self, tmp_path: Path, jobs_db: Path) -> None:
+        done = cli(
+            "plan", str(ROOT / EXAMPLE), "--state", "sate.json", cwd=tmp_path,
+            JOBS_DATABASE=str(jobs_db),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert (
+            "not found: sate.json does not exist, so a run starts from scratch, 28 days back"
+            in (done.stdout)
+        )
+        as_json = cli(
+            "plan", str(ROOT / EXAMPLE), "--state", "sate.json", "--json", cwd=tmp_path,
+            JOBS_DATABASE=str(jobs_db),
+        )  # fmt: skip
+        assert json.loads(as_json.stdout)["state"]["found"] is False
+        (tmp_path / "state.json").write_text('{"last_gather": null, "entries": {}}')
+        found = cli(
+            "plan", str(ROOT / EXAMPLE), "--state", "state.json", "--json", cwd=tmp_path,
+            JOBS_DATABASE=str(jobs_db),
+        )  # fmt: skip
+        assert json.loads(found.stdout)["state"]["found"] is True
+
+    def test_gather_on_a_terminal_says_it_started_from_scratch(
+        self, tmp_path: Path, jobs_db: Path
+    ) -> None:
+        code, terminal, _ = run_on_terminal(
+            "gather",
+            EXAMPLE,
+            "--subset",
+            "job_summary",
+            "--mode",
+            "manual",
+            "--state",
+            str(tmp_path / "sate.json"),
+            "--lock",
+            str(tmp_path / "run.lock"),
+            "--dir",
+            str(tmp_path / "out"),
+            env=clean_env(JOBS_DATABASE=str(jobs_db), COLUMNS="200"),
+        )
+        assert code == 0, terminal
+        assert f"state {tmp_path / 'sate.json'} was not found: this run started from scratch" in (
+            terminal
+        )

@@ -20,7 +20,15 @@ from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY, R
 if TYPE_CHECKING:  # the transports import only when a run uses one
     from ..transports import Auth
 
-__all__ = ["build_lock", "build_store", "build_transport", "flag", "no_password", "show_url"]
+__all__ = [
+    "build_lock",
+    "build_store",
+    "build_transport",
+    "flag",
+    "missing_state",
+    "no_password",
+    "show_url",
+]
 
 
 def show_url(url: str) -> str:
@@ -64,6 +72,18 @@ def build_store(spec: str | None) -> StateStore | None:
     from ..stores import JsonFileStore
 
     return JsonFileStore(spec)
+
+
+def missing_state(store: StateStore | None) -> Path | None:
+    """The file a file-backed store reads, when there is none yet: the run starts from scratch.
+
+    A misspelt ``--state`` looks like a first run and ships the whole
+    horizon again, so the commands say so rather than only log it.
+    """
+    path = getattr(store, "path", None)
+    if isinstance(path, Path) and not os.path.lexists(path):
+        return path
+    return None
 
 
 def build_lock(spec: str | None, name: str | None, scheme: str | None) -> Lock | None:

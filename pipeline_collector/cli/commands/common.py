@@ -10,10 +10,12 @@ from typing import Any
 
 from ...config import RunConfig
 from ...errors import ConfigurationError, PipelineError, StateError, describe_exception
+from ...log import logger
 from ..config import settings
 from ..console import Console, make_console, routed_logs
-from ..declarations import SECRET_ENV
+from ..declarations import SECRET_ENV, SETTINGS_COMMANDS
 from ..effects import flag
+from ..environment import unknown_env
 from ..exits import EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE, UsageError
 from ..secrets import redactor_from_env
 
@@ -40,6 +42,15 @@ def run_command(
         return make_console({}, redactor).error(str(e), EXIT_USAGE)
     console = make_console(o, redactor, quiet=quiet)
     with routed_logs(console, with_progress=with_progress):
+        if command in SETTINGS_COMMANDS:
+            for name, closest in unknown_env(env):
+                logger("cli").warning(
+                    "env.unknown",
+                    variable=name,
+                    closest=closest,
+                    reason="not a variable this command reads; it is ignored"
+                    + (f" (did you mean {closest}?)" if closest else ""),
+                )
         try:
             return work(o, console, env)
         except (UsageError, ConfigurationError) as e:

@@ -15,7 +15,7 @@ from ...run.runner import gather
 from ...stages.discover import discover
 from ...tools.metrics import write_metrics_file
 from ..console import Console, live
-from ..effects import build_lock, build_store, build_transport, flag
+from ..effects import build_lock, build_store, build_transport, flag, missing_state
 from ..exits import EXIT_FOR, EXIT_PARTIAL, UsageError
 from ..loading import collector_module, load_callable
 from ..report import report_table, run_json, summary_line
@@ -36,6 +36,7 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         console.progress.config_key = discover(module)[0].key
     transport, destination = build_transport(o, env, console.redact)
     store = build_store(o.get("state"))
+    missing = missing_state(store)
     lock = build_lock(o.get("lock"), o.get("lock_name"), o.get("lock_scheme"))
     if (o.get("lock_name") or o.get("lock_scheme")) and not str(o.get("lock", "")).startswith(
         "postgres"
@@ -75,6 +76,12 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
             transport.close()
     code = EXIT_FOR.get(result.status, EXIT_PARTIAL)
     _report(result, code, console, o.get("report_json"), time.monotonic() - started)
+    if missing is not None and console.terminal and result.plan is not None:
+        days = result.plan.horizon.total_seconds() / 86400
+        console.line(
+            f"state {missing} was not found: this run started from scratch, {days:g} days"
+            " back (check --state if it should have been there)"
+        )
     if o.get("metrics_file"):
         try:
             write_metrics_file(o["metrics_file"], result)
