@@ -7,6 +7,7 @@ carries a password, since secrets come only from the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -24,6 +25,7 @@ __all__ = [
     "build_lock",
     "build_store",
     "build_transport",
+    "cli_words",
     "flag",
     "missing_state",
     "no_password",
@@ -127,10 +129,62 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# The library's keyword names whose option is named otherwise.
+_OPTION_OF = {
+    "headers": "header",
+    "verify": "ca_bundle",
+    "endpoint_url": "s3_endpoint",
+    "expected_bucket_owner": "s3_expected_owner",
+    "bucket": "s3_bucket",
+    "region": "s3_region",
+}
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b(=True\b|=)?")
+_LEADING = re.compile(r"^(url|proxy|prefix|mode|horizon|since|until|subset|workdir)(=| )")
+
+
+def cli_words(text: str) -> str:
+    """A library message as a command-line user reads it: options, not Python keywords.
+
+    >>> cli_words("url http://x is plain http://; use https:// or pass allow_insecure=True")
+    '--url http://x is plain http://; use https:// or pass --allow-insecure'
+    >>> cli_words("max_data_size=10 must be positive; token_url must be https")
+    '--max-data-size 10 must be positive; --token-url must be https'
+    >>> cli_words("register it with dynamic_columns=True")  # not an option: left alone
+    'register it with dynamic_columns=True'
+    """
+    options = _option_names()
+
+    def keyword(match: re.Match[str]) -> str:
+        name = _OPTION_OF.get(match[1], match[1])
+        if name not in options:
+            return match[0]
+        return flag(name) + ("" if match[2] in (None, "=True") else " ")
+
+    text = _LEADING.sub(lambda m: f"{flag(m[1])} ", text)
+    return _KEYWORD.sub(keyword, text)
+
+
+def _option_names() -> frozenset[str]:
+    from .declarations import OPTIONS
+
+    return frozenset(o.dest for o in OPTIONS if not o.secret)
+
+
 def build_transport(
     o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor
 ) -> tuple[Transport | None, str | None]:
-    """The destination the options name, and how to show it."""
+    """The destination the options name, and how to show it; errors name the options."""
+    from ..errors import ConfigurationError
+
+    try:
+        return _transport(o, env, redactor)
+    except ConfigurationError as e:
+        raise UsageError(cli_words(str(e))) from None
+
+
+def _transport(
+    o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor
+) -> tuple[Transport | None, str | None]:
     chosen = [n for n in ("dir", "url", "s3_bucket") if o.get(n)]
     if len(chosen) > 1:
         raise UsageError("give one destination, not " + " and ".join(shown(o, n) for n in chosen))

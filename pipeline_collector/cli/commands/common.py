@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ from ...log import logger
 from ..config import settings
 from ..console import Console, make_console, routed_logs
 from ..declarations import SECRET_ENV, SETTINGS_COMMANDS
-from ..effects import flag
+from ..effects import cli_words
 from ..environment import unknown_env
 from ..exits import EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE, UsageError
 from ..secrets import redactor_from_env
@@ -72,5 +71,4 @@ def run_config(o: Mapping[str, Any], **given: Any) -> RunConfig:
     try:
         return RunConfig.from_values(**values)
     except ConfigurationError as e:
-        text = re.sub(r"^([a-z_]+)=", lambda m: f"{flag(m.group(1))} ", str(e))
-        raise UsageError(text) from None
+        raise UsageError(cli_words(str(e))) from None
