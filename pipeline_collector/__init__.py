@@ -74,6 +74,8 @@ if _typing.TYPE_CHECKING:
         OAuth2ClientCredentials,
         RetryPolicy,
         S3Transport,
+        Verdict,
+        preflight,
     )
 
 _LAZY = {
@@ -93,6 +95,8 @@ _LAZY = {
             "OAuth2ClientCredentials",
             "RetryPolicy",
             "S3Transport",
+            "Verdict",
+            "preflight",
         ),
         "transports",
     ),
@@ -167,6 +171,7 @@ __all__ = [
     "Step",
     "Task",
     "Transport",
+    "Verdict",
     "Window",
     "archive",
     "chunk",
@@ -185,6 +190,7 @@ __all__ = [
     "map_rows",
     "pack",
     "plan",
+    "preflight",
     "register",
     "run_task",
     "sha512_key",

@@ -208,6 +208,13 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("ship.retry", ("ship",), "warning",
           ("archive", "attempt", "status", "error", "delay"),
           "An attempt failed in a way worth retrying; the next starts after the delay."),
+    Event("preflight.retry", ("ship",), "warning", ("destination", "attempt", "error", "delay"),
+          "A preflight found the destination away (no answer, a 5xx or 429): it asks again"
+          " after the delay, twice at most."),
+    Event("preflight.done", ("ship",), "info",
+          ("destination", "ok", "message", "request_id"),
+          "A preflight's verdict: whether the destination takes an upload, and in one line"
+          " what was proven or what is wrong."),
     Event("ship.already_there", ("ship",), "info", ("archive", "location"),
           "The destination already holds this archive, byte for byte: not sent again."),
     Event("token.fetched", ("ship",), "info", ("token_url", "expires_in"),
@@ -288,6 +295,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     # the local ingress
     Event("ingress.received", ("ingress",), "info", ("request_id", "bytes", "auth"),
           "The local ingress accepted an upload."),
+    Event("ingress.preflight", ("ingress",), "info", ("request_id", "auth"),
+          "The local ingress answered a preflight (a form field test=test) 200; nothing was"
+          " staged."),
     Event("ingress.dropped", ("ingress",), "debug", ("after",),
           "The local ingress dropped a connection, as scripted."),
     Event("ingress.connection_error", ("ingress",), "debug", ("error",),

@@ -23,6 +23,7 @@ import attrs
 from .errors import ShipError
 from .ingress import Drop, Fail, IngressServer, Redirect, Stall
 from .records import Archive, Receipt, State
+from .transports.probe import Verdict
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -111,6 +112,10 @@ class FakeTransport:
     def close(self) -> None:
         """Nothing to release; kept so the fake fits ``Transport`` as the real ones do."""
         self.closed = True
+
+    def preflight(self) -> Verdict:
+        """A fake takes every upload: ``pc.preflight(fake)`` says so."""
+        return Verdict(ok=True, destination="fake", message="takes uploads: a fake keeps them")
 
     def __enter__(self) -> FakeTransport:
         return self

@@ -78,6 +78,8 @@ SURFACE = {
         # the flow, the run's configuration and the stages alone
         "Collected", "Context", "Flow", "Limits", "Rows", "RunConfig", "Settings", "Step",
         "archive", "chunk", "default_flow", "filter_rows", "map_rows", "step",
+        # a destination proven before anything is collected
+        "Verdict", "preflight",
     ],
     "pipeline_collector.testing": [
         "Drop", "Fail", "FakeLock", "FakeTransport", "FrozenClock", "IngressServer", "MemoryStore",

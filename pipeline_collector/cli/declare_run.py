@@ -11,7 +11,7 @@ import functools
 from typing import Final
 
 from ..config import DEFAULT_PREFIX, HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .option import ENV_PREFIX, GATHER, PLAN, RUN, Option
+from .option import ENV_PREFIX, GATHER, PLAN, PREFLIGHT, RUN, Option
 from .options import (
     LOG_LEVELS,
     parse_duration,
@@ -28,7 +28,7 @@ _run = functools.partial(Option, commands=GATHER, group="the run")
 _window = functools.partial(Option, commands=RUN, group="the run")
 _books = functools.partial(Option, commands=GATHER, group="bookkeeping and gating")
 _report = functools.partial(Option, commands=GATHER, group="report")
-_output = functools.partial(Option, commands=RUN, group="output")
+_output = functools.partial(Option, commands=RUN | PREFLIGHT, group="output")
 
 STATE_HELP: Final = "bookkeeping: a JSON file, sqlite:///PATH or postgresql://HOST/DB"
 _LEVEL_HELP = "lowest level of log events shown (default: {})"
@@ -115,6 +115,12 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
         help=f"archive names start with it (default {DEFAULT_PREFIX})",
     ),
     _run(
+        name="preflight",
+        kind="flag",
+        help="before collecting, prove the destination takes an upload (a test upload that"
+        " stores nothing, as the preflight command sends); stop if it does not",
+    ),
+    _run(
         name="task-timeout",
         parse=positive_float,
         metavar="SECONDS",
@@ -189,7 +195,7 @@ OUTPUT_OPTIONS: Final[tuple[Option, ...]] = (
     ),
     _output(
         name="log-level",
-        commands=PLAN,
+        commands=PLAN | PREFLIGHT,
         choices=tuple(LOG_LEVELS),
         help=_LEVEL_HELP.format("warning"),
     ),

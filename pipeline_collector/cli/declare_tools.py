@@ -12,7 +12,7 @@ from typing import Final
 
 from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .declare_run import STATE_HELP
-from .option import BENCH, GATHER, INSPECT, RUN, STATUS, Option
+from .option import BENCH, INSPECT, PREFLIGHT, RUN, SHIP, STATUS, Option
 from .options import (
     parse_compressors,
     parse_duration,
@@ -29,7 +29,7 @@ _inspect = functools.partial(Option, commands=INSPECT, in_file=False)
 _bench = functools.partial(Option, commands=BENCH, in_file=False)
 
 
-def _secret(name: str, env: str, commands: frozenset[str] = GATHER) -> Option:
+def _secret(name: str, env: str, commands: frozenset[str] = SHIP) -> Option:
     return Option(name=name, env=env, commands=commands, secret=True, in_file=False)
 
 
@@ -133,4 +133,18 @@ SECRET_OPTIONS: Final[tuple[Option, ...]] = (
     _secret("aws-secret-access-key", "AWS_SECRET_ACCESS_KEY"),
     _secret("aws-session-token", "AWS_SESSION_TOKEN"),
     _secret("pgpassword", "PGPASSWORD", RUN),
+    # preflight: the destination's options (declare_ship), its config file and its output.
+    Option(
+        name="config",
+        commands=PREFLIGHT,
+        metavar="FILE.toml",
+        in_file=False,
+        help="read the destination's settings from a TOML file (gather's)",
+    ),
+    Option(
+        name="json",
+        commands=PREFLIGHT,
+        kind="flag",
+        help="print the verdict as JSON",
+    ),
 )

@@ -230,6 +230,34 @@ examples:
 }"""
 
 
+_PREFLIGHT_EPILOG = f"""\
+Proves, before anything is collected, that the destination takes an upload
+and stores nothing there. An ingress gets a test upload (a form field
+test=test, which it answers 200 with a request id and stages nothing): the
+answer proves the host is reached, through the proxy, over verified TLS,
+with credentials it accepts (an OAuth2 token is fetched first), and the
+content type is checked against application/vnd.redhat.<service>.<category>+tgz
+(the ingress answers 415 otherwise). A folder is probed with a file made
+and removed at once; an S3 bucket with head_bucket. The destination's
+options, their variables and the config file are gather's; secrets come
+from the environment only. gather --preflight runs the same check first.
+
+examples:
+  pipeline-collector preflight --dir shipped/
+  pipeline-collector preflight --url https://console.redhat.com/api/ingress/v1/upload \\
+      --content-type application/vnd.redhat.tower.analytics+tgz --user rh-user
+  pipeline-collector preflight --s3-bucket analytics --s3-prefix tower/ --json
+
+{environment("preflight")}
+
+{
+    exit_codes(
+        (EXIT_OK, "the destination takes an upload"),
+        (EXIT_PARTIAL, "it did not answer, or answered 5xx or 429: a later try may pass"),
+        (EXIT_USAGE, "bad usage, or it refused: TLS, credentials, URL or content type"),
+    )
+}"""
+
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 # Each command: its line in the command list, its description, its epilog.
@@ -256,6 +284,12 @@ _COMMANDS = {
         "Benchmark chunking on a CSV file, or on one collector of a module over\n"
         "a window, for the sizes and compressors given.",
         _BENCH_EPILOG,
+    ),
+    "preflight": (
+        "prove the destination takes an upload, storing nothing there",
+        "Ask the destination whether it takes an upload, before anything is\n"
+        "collected: a folder, an HTTP ingress or an S3 bucket, as gather names it.",
+        _PREFLIGHT_EPILOG,
     ),
     "status": (
         "show what shipped, how far behind each key is, and what failed last",

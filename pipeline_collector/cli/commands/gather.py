@@ -19,6 +19,7 @@ from ..effects import build_lock, build_store, build_transport, flag, missing_st
 from ..exits import EXIT_FOR, EXIT_PARTIAL, UsageError
 from ..loading import collector_module, load_callable
 from ..report import report_table, run_json, summary_line
+from . import preflight
 from .common import run_command, run_config
 
 __all__ = ["run"]
@@ -59,6 +60,14 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         for name in ("is_licensed", "is_shipping_configured")
         if o.get(name)
     }
+    if o.get("preflight"):  # before anything is collected: the destination takes an upload
+        verdict = preflight.check(transport)
+        if not verdict.ok:
+            if transport is not None:
+                transport.close()
+            return console.error(f"preflight: {verdict}", preflight.exit_for(verdict))
+        if console.terminal:
+            console.line(f"preflight ok: {verdict}")
     started = time.monotonic()
     try:
         with live(console):
