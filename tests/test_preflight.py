@@ -424,3 +424,43 @@ class TestCommand:
         assert statuses == [200, 202]  # the preflight, then the one archive
         verdicts = [json.loads(x) for x in done.stderr.splitlines() if "preflight.done" in x]
         assert [v["ok"] for v in verdicts] == [True]
+
+
+class TestIngressCommand:
+    """The local ingress's command takes its secrets from the environment, never a flag."""
+
+    def test_basic_user_with_the_password_from_the_environment(self, tmp_path: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
+        env["PIPELINE_COLLECTOR_INGRESS_PASSWORD"] = PASSWORD
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pipeline_collector", "ingress", "--port", "0",
+             "--dir", str(tmp_path / "in"), "--basic", "me"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().split("upload url: ")[1].strip()
+            transport = http(url, auth=BasicAuth(user="me", password=PASSWORD), allow_insecure=True)
+            assert transport.preflight().ok
+            wrong = http(url, auth=BasicAuth(user="me", password="no"), allow_insecure=True)
+            assert "answered 401" in wrong.preflight().message
+        finally:
+            server.terminate()
+            assert server.wait(30) == 0
+
+    @pytest.mark.parametrize(
+        ("args", "words"),
+        [
+            (["--basic", "me:hunter2"], "--basic takes the name only"),
+            (["--client", "svc:hunter2"], "--client takes the name only"),
+            (["--basic", "me"], "--basic needs the password in the environment"),
+            (["--client", "svc"], "--client needs the secret in the environment"),
+        ],
+    )
+    def test_a_secret_in_a_flag_or_none_at_all_is_refused(
+        self, tmp_path: Path, args: list[str], words: str
+    ) -> None:
+        done = cli("ingress", "--port", "0", "--dir", "in", *args, cwd=tmp_path)
+        assert done.returncode == 2 and words in done.stderr
+        assert "hunter2" not in done.stderr
+        assert not (tmp_path / "in").exists()

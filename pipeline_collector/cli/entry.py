@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .commands import bench, demo, gather, ingress, inspect, plan, preflight, status
+from .commands import bench, demo, gather, ingress, init, inspect, plan, preflight, status
 from .exits import EXIT_INTERRUPTED
 from .parser import parse_args
 
@@ -24,6 +24,7 @@ _RUN: dict[str, Callable[[argparse.Namespace], int]] = {
 _OWN_OPTIONS: dict[str, Callable[[Sequence[str]], int]] = {
     "ingress": ingress.run,
     "demo": demo.run,
+    "init": init.run,
 }
 
 

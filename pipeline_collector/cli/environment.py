@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from .declarations import ENV_CONFIG, ENV_PREFIX, Option, env_names, options_of
 from .exits import UsageError
+from .secrets import ENV_INGRESS_CLIENT_SECRET, ENV_INGRESS_PASSWORD
 
 __all__ = ["BOOLEANS", "from_env", "parse_bool", "unknown_env"]
 
@@ -88,7 +89,7 @@ def unknown_env(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     >>> unknown_env({"PIPELINE_COLLECTOR_SATE": "s.json", "PIPELINE_COLLECTOR_DIR": "out"})
     [('PIPELINE_COLLECTOR_SATE', 'PIPELINE_COLLECTOR_STATE')]
     """
-    known = {*env_names(), ENV_CONFIG}
+    known = {*env_names(), ENV_CONFIG, ENV_INGRESS_PASSWORD, ENV_INGRESS_CLIENT_SECRET}
     # Compared without the prefix all share, so that only the option's own name counts.
     ours = sorted(k.removeprefix(ENV_PREFIX) for k in known if k.startswith(ENV_PREFIX))
     found = []

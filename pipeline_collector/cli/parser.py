@@ -89,16 +89,19 @@ def environment(command: str) -> str:
 _MAIN_EPILOG = f"""\
 examples:
   pipeline-collector demo --dir demo/
+  pipeline-collector init mycollectors.py
   pipeline-collector plan mycollectors.py --state state.json
   pipeline-collector gather mycollectors.py --mode manual \\
       --state state.json --dir out/
-  pipeline-collector inspect out/data/2026/11/27/*.tar.gz
+  pipeline-collector inspect out/data/*/*/*/*.tar.gz
+  pipeline-collector preflight --dir out/
   pipeline-collector status --state state.json --max-lag 2d
   pipeline-collector ingress --port 8080 --dir received/
   pipeline-collector bench --csv job_events.csv --compressor zlib-ng:5,zlib:9
 
 Run 'pipeline-collector COMMAND --help' for a command's options; 'demo' runs
-the pipeline over a database it builds, with nothing else to install. Docs:
+the pipeline over a database it builds, and 'init' writes a collector module
+over the same data, with nothing else to install. Docs:
 {DOCS}
 
 {EXIT_CODES}"""
@@ -349,6 +352,11 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     sub.add_parser(
         "ingress",
         help="run a local ingress that accepts uploads like the cloud's (see ingress --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "init",
+        help="write a small, commented collector module to start from (see init --help)",
         add_help=False,
     )
     sub.add_parser(

@@ -20,6 +20,7 @@ from pathlib import Path
 from ...demo import Demo, run_demo
 from ...errors import ConfigurationError, PipelineError, StateError, describe_exception
 from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE
+from ..invocation import invocation
 from ..links import source
 
 __all__ = ["DEFAULT_DIR", "build_parser", "run"]
@@ -44,8 +45,10 @@ exit codes:
   {EXIT_LOCK_HELD}  another demo run holds the lock of --dir
   {EXIT_STATE}  the state file under --dir cannot be read (corrupt or unreadable)
 
-Its collectors are the module pipeline_collector.demo.collectors, also at
-  {source("pipeline_collector/demo/collectors.py")}"""
+Its collectors are made by pipeline_collector.demo.jobs_collectors(database)
+  {source("pipeline_collector/demo/collectors.py")}
+and 'pipeline-collector init mycollectors.py' writes a module of the same
+kind to run with plan, gather and bench."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,12 +145,14 @@ def _where(demo: Demo, *, dry_run: bool) -> str:
     lines = [head]
     lines += [f"  {_shown(p)}" for p in demo.archives]
     folders = sorted({p.parent for p in demo.archives})
+    command = invocation()
     lines.append("look inside:")
-    lines += [f"  pipeline-collector inspect {_shown(f)}/*.tar.gz" for f in folders]
+    lines += [f"  {command} inspect {_shown(f)}/*.tar.gz" for f in folders]
     lines.append(f"  tar -tzvf {_shown(demo.archives[0])}")
     if not dry_run:
-        lines.append(f"  pipeline-collector status --state {_shown(demo.state)}")
+        lines.append(f"  {command} status --state {_shown(demo.state)}")
         lines.append("run the demo again: it ships only what is new")
+    lines.append(f"write collectors of your own to start from: {command} init mycollectors.py")
     return "\n".join(lines) + "\n"
 
 
