@@ -170,3 +170,29 @@ class TestDemoHints:
     ) -> None:
         monkeypatch.setenv("PATH", str(tmp_path))
         assert invocation().endswith(" -m pipeline_collector")
+
+
+def test_the_example_module_runs_from_a_fresh_clone(tmp_path: Path) -> None:
+    """examples/jobs_collectors.py makes its database when it is not there yet, so the
+    README's commands over it work before the quickstart ever ran."""
+    env = env_for(tmp_path, on_path=False)
+    done = run(
+        [sys.executable, "-m", "pipeline_collector", "gather", str(ROOT / "examples" /
+         "jobs_collectors.py"), "--mode", "manual", "--state", "state.json", "--dir", "shipped"],
+        tmp_path,
+        env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "examples" / "data" / "jobs.sqlite3").is_file()
+    assert sorted((tmp_path / "shipped" / "data").rglob("*.tar.gz"))
+
+
+def test_a_script_run_by_its_path_is_named_by_it(tmp_path: Path) -> None:
+    """Run as /path/to/bin/pipeline-collector, off PATH, the hints give that path."""
+    script = Path(BIN) / "pipeline-collector"
+    if not script.exists():
+        pytest.skip("this interpreter's folder has no pipeline-collector script")
+    env = env_for(tmp_path, on_path=False)
+    done = run([str(script), "init", "a.py"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert suggested(done.stdout, "then:")[0] == f"{script} plan a.py --state state.json"

@@ -33,7 +33,11 @@ def shown_path(path: Path) -> str:
 
 
 def invocation() -> str:
-    """``pipeline-collector`` when it is on ``PATH`` beside this interpreter, else ``python -m``.
+    """How to run this command from here: its name when ``PATH`` finds this one, else a path.
+
+    ``pipeline-collector`` when that name on ``PATH`` is this installation's
+    (beside this interpreter); else the script as it was run
+    (``/opt/env/bin/pipeline-collector``); else ``<python> -m pipeline_collector``.
 
     >>> invocation().endswith(("pipeline-collector", "-m pipeline_collector"))
     True
@@ -42,6 +46,9 @@ def invocation() -> str:
     here = Path(sys.executable).absolute().parent
     if found is not None and Path(found).absolute().parent == here:
         return COMMAND
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == COMMAND and script.is_file():
+        return shown_path(script)
     python = Path(sys.executable).absolute()
     on_path = shutil.which(python.name)
     if on_path is not None and Path(on_path).absolute() == python:

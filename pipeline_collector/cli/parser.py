@@ -104,7 +104,8 @@ the pipeline over a database it builds, and 'init' writes a collector module
 over the same data, with nothing else to install. Docs:
 {DOCS}
 
-{EXIT_CODES}"""
+gather's {EXIT_CODES}
+(each command's --help lists the codes it ends with)"""
 
 _GATHER_EPILOG = f"""\
 Windows are half-open, [since, until). Datetimes need a timezone
