@@ -166,3 +166,12 @@ class TestCommandLine:
         done = cli(module_file.parent, "bench", "--csv", module_file.name)
         assert done.returncode == 2
         assert f"pipeline-collector bench {module_file.name} --key KEY" in done.stderr
+
+
+def test_the_demos_factory_module_is_told_what_it_holds(tmp_path: Path) -> None:
+    """`plan pipeline_collector.demo.collectors` (a module holding a factory): exit 2, one line
+    saying it has no registered collectors, not "found none" config collectors."""
+    done = cli(tmp_path, "plan", "pipeline_collector.demo.collectors")
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "has no registered collectors" in errors[0]

@@ -248,7 +248,7 @@ class TestFreshStarts:
         )  # fmt: skip
         assert json.loads(found.stdout)["state"]["found"] is True
 
-    def test_gather_on_a_terminal_says_it_started_from_scratch(
+    def test_gather_on_a_terminal_says_first_it_starts_from_scratch(
         self, tmp_path: Path, jobs_db: Path
     ) -> None:
         code, terminal, _ = run_on_terminal(
@@ -267,6 +267,6 @@ class TestFreshStarts:
             env=clean_env(JOBS_DATABASE=str(jobs_db), COLUMNS="200"),
         )
         assert code == 0, terminal
-        assert f"state {tmp_path / 'sate.json'} was not found: this run started from scratch" in (
-            terminal
-        )
+        said = f"state {tmp_path / 'sate.json'} was not found: this run starts from scratch"
+        lines = screen_lines(terminal)
+        assert said in lines[0] and lines[-1].startswith("run ok (manual)")

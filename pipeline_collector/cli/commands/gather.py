@@ -68,6 +68,12 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
             return console.error(f"preflight: {verdict}", preflight.exit_for(verdict))
         if console.terminal:
             console.line(f"preflight ok: {verdict}")
+    if missing is not None and console.terminal:  # said before anything is collected
+        days = config.horizon.total_seconds() / 86400
+        console.line(
+            f"state {missing} was not found: this run starts from scratch, {days:g} days"
+            " back (check --state if it should be there)"
+        )
     started = time.monotonic()
     try:
         with live(console):
@@ -85,12 +91,6 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
             transport.close()
     code = EXIT_FOR.get(result.status, EXIT_PARTIAL)
     _report(result, code, console, o.get("report_json"), time.monotonic() - started)
-    if missing is not None and console.terminal and result.plan is not None:
-        days = result.plan.horizon.total_seconds() / 86400
-        console.line(
-            f"state {missing} was not found: this run started from scratch, {days:g} days"
-            " back (check --state if it should have been there)"
-        )
     if o.get("metrics_file"):
         try:
             write_metrics_file(o["metrics_file"], result)
