@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...protocols import Transport
-from ...transports.probe import Verdict, preflight
 from ..console import Console
 from ..effects import build_transport
 from ..exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError
 from .common import run_command
+
+if TYPE_CHECKING:  # the transports import only when a command uses one
+    from ...transports.probe import Verdict
 
 __all__ = ["check", "exit_for", "run"]
 
@@ -38,6 +40,8 @@ def check(transport: Transport | None) -> Verdict:
     """The verdict on ``transport``; a command without a destination is bad usage."""
     if transport is None:
         raise UsageError("a preflight needs a destination: --dir, --url or --s3-bucket")
+    from ...transports.probe import preflight
+
     return preflight(transport)
 
 
