@@ -6,7 +6,7 @@ Each schedule plays ``--runs`` runs with faults plus a clean last run, and
 checks after each that no entry passes what was delivered and no row was sent
 twice unflagged.  The seed is printed first (a random one unless given), so a
 failure can be replayed with ``--seed`` (the failing schedule's seed is in the
-error).  The suite plays 1,500 in every CI run; this plays more.
+error).  The suite plays 1,000 in every CI run; this plays more.
 """
 
 from __future__ import annotations

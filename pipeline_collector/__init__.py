@@ -76,6 +76,8 @@ if _typing.TYPE_CHECKING:
         OAuth2ClientCredentials,
         RetryPolicy,
         S3Transport,
+        Verdict,
+        preflight,
     )
 
 _LAZY = {
@@ -95,6 +97,8 @@ _LAZY = {
             "OAuth2ClientCredentials",
             "RetryPolicy",
             "S3Transport",
+            "Verdict",
+            "preflight",
         ),
         "transports",
     ),
@@ -172,6 +176,7 @@ __all__ = [
     "Task",
     "Transport",
     "UnrecordedError",
+    "Verdict",
     "Window",
     "archive",
     "chunk",
@@ -190,6 +195,7 @@ __all__ = [
     "map_rows",
     "pack",
     "plan",
+    "preflight",
     "register",
     "run_task",
     "sha512_key",

@@ -13,6 +13,9 @@ they are passed to ``gather`` beside it.
 ``MAX_UPLOAD_SIZE`` is the ingress's limit per upload (compressed);
 ``MAX_DATA_SIZE`` the uncompressed CSV per part and per archive;
 ``HORIZON`` how far back a run looks at most (docs/contract.md, section 2).
+``SANE_SIZE`` is the least either size is ever meant to be: below it, a size
+was most likely written in bytes where MiB were meant, and a run says so
+before it collects (``Limits.unusual``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "MAX_UPLOAD_SIZE",
     "MOST_BYTES",
     "RESERVE",
+    "SANE_SIZE",
     "Limits",
     "RunConfig",
     "require_aware",
@@ -48,6 +52,8 @@ MAX_DATA_SIZE = 200 * 2**20
 MAX_UPLOAD_SIZE = 100 * 2**20
 HORIZON = timedelta(weeks=4)
 DEFAULT_PREFIX = "analytics"
+# Below this, a part or an archive holds a handful of rows: bytes written where MiB were meant.
+SANE_SIZE = 2**20
 # Room kept in a lone part's archive for config.json and the metadata members.
 RESERVE = 64 * 2**10
 # No size or count past these is meant: a typo, not a setting (2**62 bytes = 4 EiB).
@@ -106,6 +112,31 @@ ingress takes 100 MiB
                 f" than {2 * RESERVE} bytes ({2 * RESERVE // 1024} KiB) for its config and"
                 " metadata; the ingress takes 100 MiB"
             )
+
+    def unusual(self) -> tuple[str, ...]:
+        """One line per size below ``SANE_SIZE``: most likely bytes where MiB were meant.
+
+        The stages take any size (tests cut tiny parts on purpose); a run
+        logs these as ``limits.small`` before it collects, and the command
+        line refuses such a size written without a unit.
+
+        >>> Limits(max_data_size=10).unusual()
+        ('max_data_size=10 (10 B) is below 1 MiB: each part, and each archive, holds at most \
+that much CSV; sizes are in bytes (200 MiB is 200 * 2**20)',)
+        """
+        found = []
+        for name, value, holds, example in (
+            ("max_data_size", self.max_data_size, "each part, and each archive, holds", 200),
+            ("max_upload_size", self.max_upload_size, "each archive is", 100),
+        ):
+            if value < SANE_SIZE:
+                amount = "that much CSV" if name == "max_data_size" else "that large compressed"
+                found.append(
+                    f"{name}={value} ({human_bytes(value)}) is below {SANE_SIZE // 2**20} MiB:"
+                    f" {holds} at most {amount}; sizes are in bytes"
+                    f" ({example} MiB is {example} * 2**20)"
+                )
+        return tuple(found)
 
     def max_deflated(self, config_size: int = 0) -> int:
         """The compressed size one part may reach and still fit an upload with config.json."""

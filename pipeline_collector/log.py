@@ -186,7 +186,7 @@ EVENTS: Mapping[str, Event] = _catalogue(
     # chunk
     Event("collection.done", ("chunk",), "info",
           ("key", "window", "status", "rows", "bytes", "parts", "seconds"),
-          "A collection finished and was cut into parts (status ok or empty)."),
+          "A collection finished and was cut into parts (status ok; an empty one at debug)."),
     Event("collection.failed", ("chunk", "pipeline"), "error", ("key", "window", "error"),
           "A collector raised or returned something unusable: its window failed."),
     Event("record.oversized", ("chunk", "compat"), "warning",
@@ -208,6 +208,13 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("ship.retry", ("ship",), "warning",
           ("archive", "attempt", "status", "error", "delay"),
           "An attempt failed in a way worth retrying; the next starts after the delay."),
+    Event("preflight.retry", ("ship",), "warning", ("destination", "attempt", "error", "delay"),
+          "A preflight found the destination away (no answer, a 5xx or 429): it asks again"
+          " after the delay, twice at most."),
+    Event("preflight.done", ("ship",), "info",
+          ("destination", "ok", "message", "request_id"),
+          "A preflight's verdict: whether the destination takes an upload, and in one line"
+          " what was proven or what is wrong."),
     Event("ship.already_there", ("ship",), "info", ("archive", "location"),
           "The destination already holds this archive, byte for byte: not sent again."),
     Event("token.fetched", ("ship",), "info", ("token_url", "expires_in"),
@@ -225,6 +232,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("run.gated", ("pipeline",), "warning", ("reason", "lock"),
           "A gate is closed (licence, shipping, or the lock another run holds): the run does"
           " nothing (debug when scheduled)."),
+    Event("limits.small", ("pipeline",), "warning", ("reason",),
+          "max_data_size or max_upload_size is below 1 MiB, most likely bytes where MiB were"
+          " meant: the run goes on, making many small parts and archives."),
     Event("workdir.swept", ("pipeline",), "info", ("folder",),
           "A folder left by a killed run was removed, under the lock."),
     Event("run.failed", ("pipeline",), "error", ("reason",),
@@ -262,9 +272,11 @@ EVENTS: Mapping[str, Event] = _catalogue(
           "A worker process logged more events for one task than are carried back: the first"
           " and the last reach the host's handlers, this many between them did not."),
     Event("run.done", ("pipeline",), "info",
-          ("mode", "status", "collections", "archives", "shipped", "failed",
-           "possible_duplicates"),
-          "The run finished, with its figures."),
+          ("mode", "status", "seconds", "collections", "rows", "bytes", "archives",
+           "archive_bytes", "shipped", "failed", "possible_duplicates"),
+          "The run finished, with its figures: `seconds` it took, `rows` and `bytes` of"
+          " uncompressed CSV and JSON collected, `archive_bytes` the archives' compressed"
+          " size."),
     # state stores and locks
     Event("state.loaded", ("state",), "debug", ("store", "path", "table", "entries"),
           "A state store read the saved bookkeeping."),
@@ -281,16 +293,19 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("lock.release_unheld", ("lock",), "warning", (),
           "The database said the lock was not held at release: nothing was unlocked."),
     # helpers for collector authors
-    Event("copy.cancelled", ("copy",), "info", ("error",),
+    Event("copy.cancelled", ("copy",), "debug", ("error",),
           "A COPY was cancelled because its consumer stopped early."),
-    Event("copy.cancel_failed", ("copy",), "warning", ("error",),
-          "Cancelling a COPY failed; the connection may need a reset."),
+    Event("copy.cancel_failed", ("copy",), "debug", ("error",),
+          "Cancelling a COPY failed: the rest of it is read and dropped instead."),
     # the local ingress
     Event("ingress.received", ("ingress",), "info", ("request_id", "bytes", "auth"),
           "The local ingress accepted an upload."),
-    Event("ingress.dropped", ("ingress",), "info", ("after",),
+    Event("ingress.preflight", ("ingress",), "info", ("request_id", "auth"),
+          "The local ingress answered a preflight (a form field test=test) 200; nothing was"
+          " staged."),
+    Event("ingress.dropped", ("ingress",), "debug", ("after",),
           "The local ingress dropped a connection, as scripted."),
-    Event("ingress.connection_error", ("ingress",), "warning", ("error",),
+    Event("ingress.connection_error", ("ingress",), "debug", ("error",),
           "A connection to the local ingress failed."),
     Event("ingress.store_failed", ("ingress",), "error", ("request_id", "error"),
           "The local ingress read an upload it could not store (a full disk, a folder gone"
@@ -300,6 +315,9 @@ EVENTS: Mapping[str, Event] = _catalogue(
     # the command line
     Event("progress", ("cli",), "info", (),
           "The command line's periodic progress line (JSON log mode)."),
+    Event("env.unknown", ("cli",), "warning", ("variable", "closest", "reason"),
+          "A PIPELINE_COLLECTOR_ variable the command does not read (a misspelling, say):"
+          " it is ignored; `closest` is the known name nearest to it."),
     Event("run.dry", ("cli",), "warning", ("reason",),
           "A dry run was given a destination: nothing is sent there."),
     Event("library.log", ("cli",), "warning", ("logger", "message"),

@@ -23,6 +23,7 @@ import attrs
 from .errors import ShipError
 from .ingress import Drop, Fail, IngressServer, Redirect, Stall
 from .records import Archive, Receipt, State
+from .transports.probe import Verdict
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -44,11 +45,16 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class Sent:
-    """An archive a ``FakeTransport`` accepted: its name, bytes and record."""
+    """An archive a ``FakeTransport`` accepted: its name, bytes, record and call number.
+
+    ``call`` counts from 1, as ``fail_on`` does; the ``Sent`` itself is
+    ``transport.sent[i]``, counted from 0 as a list is.
+    """
 
     name: str
     data: bytes = attrs.field(repr=False)
     archive: Archive = attrs.field(repr=False)
+    call: int = 0
 
 
 def _call_numbers(numbers: Iterable[int]) -> set[int]:
@@ -59,11 +65,13 @@ def _call_numbers(numbers: Iterable[int]) -> set[int]:
 class FakeTransport:
     """A transport that keeps what it is sent, in memory and in a folder.
 
-    ``fail_on`` lists 1-based call numbers that fail with ``ShipError``;
-    ``handler`` may instead decide per archive: raise to refuse, return a
-    ``Receipt`` to answer with it, or return ``None`` for the default receipt
-    (status 202, request id ``fake-<call>``).  An archive the handler answers
-    for is kept in ``sent`` like any other.
+    ``fail_on`` lists the calls that fail with ``ShipError``, counted from
+    1 as ``calls`` and the request ids are; ``sent`` lists what was
+    accepted, in order, and ``open(n)`` opens ``sent[n]`` (counted from 0,
+    as a list is).  ``handler`` may instead decide per archive: raise to
+    refuse, return a ``Receipt`` to answer with it, or return ``None`` for
+    the default receipt (status 202, request id ``fake-<call>``).  An archive
+    the handler answers for is kept in ``sent`` like any other.
 
     >>> t = FakeTransport(fail_on={2})
     >>> t.calls
@@ -94,7 +102,7 @@ class FakeTransport:
         digest = hashlib.sha256(data).hexdigest()
         if digest != archive.sha256:
             raise ShipError(f"{archive.name} changed on disk before it was sent")
-        self.sent.append(Sent(name=archive.name, data=data, archive=archive))
+        self.sent.append(Sent(name=archive.name, data=data, archive=archive, call=self.calls))
         if self.keep is not None:
             self.keep.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(archive.path, self.keep / archive.name)
@@ -112,6 +120,10 @@ class FakeTransport:
         """Nothing to release; kept so the fake fits ``Transport`` as the real ones do."""
         self.closed = True
 
+    def preflight(self) -> Verdict:
+        """A fake takes every upload: ``pc.preflight(fake)`` says so."""
+        return Verdict(ok=True, destination="fake", message="takes uploads: a fake keeps them")
+
     def __enter__(self) -> FakeTransport:
         return self
 
@@ -123,7 +135,11 @@ class FakeTransport:
         return [s.name for s in self.sent]
 
     def open(self, n: int) -> Any:
-        """Open the ``n``-th sent archive with ``tarfile`` (0-based)."""
+        """Open ``sent[n]``, the ``n``-th accepted archive counted from 0, with ``tarfile``.
+
+        Calls count from 1 (``fail_on``, ``Sent.call``); a refused call has no
+        ``sent`` entry, so after ``fail_on={2}`` ``open(1)`` is call 3's archive.
+        """
         import io
         import tarfile
 

@@ -15,6 +15,7 @@ from support.tar import read_member
 
 from pipeline_collector.checks import check_archive
 from pipeline_collector.cli import main
+from pipeline_collector.cli.invocation import invocation
 from pipeline_collector.demo import grow, run_demo
 
 
@@ -58,7 +59,7 @@ class TestDemoCommand:
             in_db = [r[0] for r in db.execute("SELECT id FROM job_events ORDER BY id")]
         assert sorted(shipped_event_ids(on_disk)) == in_db
         assert events_added(out) == len(in_db)
-        assert "pipeline-collector inspect" in out and "state.json" in out
+        assert f"{invocation()} inspect" in out and "state.json" in out
 
     def test_second_run_ships_only_the_events_added_since(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

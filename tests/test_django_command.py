@@ -261,3 +261,17 @@ class TestUsage:
         dry = site.manage("--dry-run", TESTSITE_TRANSPORT="none")
         assert dry.returncode == 0, dry.stderr
         Path(dry.stdout.splitlines()[1]).unlink()
+
+
+class TestCorruptState:
+    def test_a_state_that_cannot_be_read_exits_6(self, site: Site) -> None:
+        """A state row that cannot be read stops --ship with exit 6 (a retry meets the same
+        state), naming the table; nothing ships."""
+        site.manage("--ship")  # creates the table and a first state
+        with psycopg.connect(site.dsn, autocommit=True) as conn:
+            conn.execute(f"INSERT INTO {site.table} VALUES ('extra:x', %s)", ("9" * 5000,))
+        shipped = site.archives()
+        result = site.manage("--ship")
+        assert result.returncode == 6, result.stderr
+        assert site.table in result.stderr
+        assert site.archives() == shipped

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from pipeline_collector.cli import exits
 from pipeline_collector.cli.config import settings
 from pipeline_collector.cli.declarations import ENV_PREFIX, SECRET_ENV, env_names
 from pipeline_collector.cli.effects import build_lock, build_store, build_transport
-from pipeline_collector.cli.exits import EXIT_GATED, EXIT_LOCK_HELD, EXIT_UNRECORDED, EXIT_USAGE
 from pipeline_collector.cli.parser import parse_args
 from pipeline_collector.cli.secrets import Redactor
 from pipeline_collector.locks import PostgresAdvisoryLock
@@ -89,13 +89,27 @@ class TestCronJob:
         assert env["PIPELINE_COLLECTOR_PROGRESS"] == "events"
 
     def test_exit_codes_that_fail_the_job_at_once(self, cronjob: dict[str, Any]) -> None:
-        """Bad configuration, lock held, gated off and an unrecorded delivery fail the Job; only a partial run retries."""
+        """Every exit code of the command but success, a partial run and Ctrl-C fails the Job:
+        only a partial run is worth a retry (a code added later is held to it too)."""
         (rule,) = cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
         assert rule["action"] == "FailJob"
         codes = rule["onExitCodes"]
         assert codes["containerName"] == container(cronjob)["name"]
         assert codes["operator"] == "In"
-        assert sorted(codes["values"]) == [EXIT_USAGE, EXIT_LOCK_HELD, EXIT_GATED, EXIT_UNRECORDED]
+        every = {
+            value
+            for name, value in vars(exits).items()
+            if name.startswith("EXIT_") and isinstance(value, int)
+        }
+        final = every - {exits.EXIT_OK, exits.EXIT_PARTIAL, exits.EXIT_INTERRUPTED}
+        assert {
+            exits.EXIT_USAGE,
+            exits.EXIT_LOCK_HELD,
+            exits.EXIT_GATED,
+            exits.EXIT_STATE,
+            exits.EXIT_UNRECORDED,
+        } <= final
+        assert sorted(codes["values"]) == sorted(final)
 
     def test_the_command_accepts_the_settings(self, cronjob: dict[str, Any]) -> None:
         """The variables parse, and the command's builders make the store, lock and transport."""

@@ -43,6 +43,16 @@ class TestCatalogue:
         ]
         assert wrong == []
 
+    def test_every_event_is_logged_at_its_catalogued_level(self) -> None:
+        """The level docs/events.md gives each event is the one its call sites log at (a
+        call choosing between two, such as debug when scheduled, has it among them)."""
+        wrong = [
+            f"{e.name}: {sorted(e.levels)} not {EVENTS[e.name].level} ({e.module}:{e.line})"
+            for e in emitted()
+            if e.name in EVENTS and e.levels and EVENTS[e.name].level not in e.levels
+        ]
+        assert wrong == []
+
     def test_every_catalogued_event_is_emitted(self) -> None:
         """No entry of the catalogue is stale: some code emits each one."""
         names = {e.name for e in emitted()}

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from support.docblocks import sessions
 from support.tar import read_member
 
 import pipeline_collector as pc
@@ -179,15 +180,17 @@ def deprecations(log: str) -> list[str]:
 
 
 def run_demo_from(venv: Venv, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The demo as a user of the activated virtualenv runs it: its bin folder first on PATH."""
     cwd.mkdir(parents=True, exist_ok=True)
+    path = os.pathsep.join([str(venv.root / "bin"), os.environ.get("PATH", "")])
     return subprocess.run(
-        [str(venv.command), "demo", *args],
+        ["pipeline-collector", "demo", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env=clean_env(),
+        env={**clean_env(), "PATH": path},
     )
 
 
@@ -340,10 +343,47 @@ class TestWheel:
             sorted((tmp_path / "elsewhere" / "try" / "received").glob("*.tar.gz"))
         )
 
+    def test_a_first_run_as_the_readme_shows_it(self, venv: Venv, tmp_path: Path) -> None:
+        """From the wheel alone, the README's "A first run" commands, as written, in an empty
+        folder: a preflight verdict, then archives shipped that meet the contract, and the rest
+        of that session's blocks after them."""
+        blocks = sessions()["README.md#first-hour"]
+        assert blocks[0].text.startswith("pipeline-collector init mycollectors.py")
+        folder = tmp_path / "first-hour"
+        folder.mkdir()
+        (folder / ".tmp").mkdir()
+        env = {
+            **clean_env(),
+            "PATH": os.pathsep.join([str(venv.root / "bin"), os.environ.get("PATH", "")]),
+            "TMPDIR": str(folder / ".tmp"),
+            "XDG_RUNTIME_DIR": str(folder / ".tmp"),  # the default lock: this run's own
+        }
+        said = []
+        for block in blocks:
+            script = folder / f"block-{block.line}.{'py' if block.lang == 'python' else 'sh'}"
+            script.write_text(block.text)
+            command = (
+                [str(venv.python), script.name]
+                if block.lang == "python"
+                else ["bash", "-e", "-o", "pipefail", script.name]
+            )
+            done = subprocess.run(
+                command, cwd=folder, env=env, capture_output=True, text=True, timeout=600,
+                check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, (block.where, done.stdout[-2000:], done.stderr[-2000:])
+            said.append(done.stdout)
+        assert "preflight ok: shipped: takes uploads" in said[0]
+        assert_valid_archives(sorted((folder / "shipped" / "data").rglob("*.tar.gz")))
+        assert_valid_archives(sorted((folder / "demo" / "received").glob("*.tar.gz")))
+
     @pytest.mark.parametrize(
         "command",
-        [[], ["gather"], ["plan"], ["inspect"], ["status"], ["bench"], ["demo"], ["ingress"]],
-    )
+        [
+            [], ["gather"], ["plan"], ["inspect"], ["status"], ["bench"], ["demo"], ["ingress"],
+            ["init"], ["preflight"],
+        ],
+    )  # fmt: skip
     def test_help_sends_no_one_to_a_file_the_wheel_lacks(
         self, venv: Venv, command: list[str]
     ) -> None:

@@ -80,6 +80,8 @@ SURFACE = {
         "archive", "chunk", "default_flow", "filter_rows", "map_rows", "step",
         # stores several runs share, and a delivery the state could not record
         "Change", "SharedStateStore", "UnrecordedError",
+        # a destination proven before anything is collected
+        "Verdict", "preflight",
     ],
     "pipeline_collector.testing": [
         "Drop", "Fail", "FakeLock", "FakeTransport", "FrozenClock", "IngressServer", "MemoryStore",

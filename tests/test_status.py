@@ -425,11 +425,11 @@ class TestCommandInput:
         assert result.returncode == 2 and lag in result.stderr
 
     def test_unreadable_state_fails_the_probe(self, tmp_path: Path) -> None:
-        """A state that cannot be read exits 1 with the store's error, never an empty report."""
+        """A state that cannot be read exits 6 with the store's error, never an empty report."""
         path = tmp_path / "state.json"
         path.write_text("{not json")
         result = run_cli("status", "--state", str(path), "--max-lag", "2d")
-        assert result.returncode == 1 and "not valid JSON" in result.stderr
+        assert result.returncode == 6 and "not valid JSON" in result.stderr
 
     def test_state_from_the_config_file(self, tmp_path: Path) -> None:
         """``status --config`` reads --state from gather's TOML file and passes over the rest."""

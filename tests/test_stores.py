@@ -20,13 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from pipeline_collector.book.codec import (
-    parse_at,
-    state_from_document,
-    state_from_rows,
-    state_to_document,
-    state_to_rows,
-)
+from pipeline_collector.book.codec import parse_at, state_from_document, state_to_document
+from pipeline_collector.book.table import state_from_rows, state_to_rows
 from pipeline_collector.database.db import describe_db_error
 from pipeline_collector.errors import ConfigurationError, StateError
 from pipeline_collector.protocols import StateStore

@@ -276,3 +276,39 @@ class TestAnsweringTransport:
         assert transport.sent == [] and run.receipts == ()
         [shipment] = run.shipments
         assert shipment.error == "refused by the test" and not shipment.maybe_delivered
+
+
+class TestCounting:
+    """Calls count from 1, ``sent`` from 0: each ``Sent`` says which call it came in."""
+
+    def archive(self, folder: Path, n: int) -> Archive:
+        import hashlib
+
+        from pipeline_collector.records import Batch
+
+        path = folder / f"a-{n}.tar.gz"
+        path.write_bytes(b"archive %d" % n)
+        data = path.read_bytes()
+        return Archive(
+            path=path,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            members=(),
+            batch=Batch(group="default", number=n),
+            until=NOW,
+        )
+
+    def test_a_refused_call_leaves_no_sent_entry(self, tmp_path: Path) -> None:
+        transport = FakeTransport(fail_on={2})
+        archives = [self.archive(tmp_path, n) for n in range(3)]
+        transport.send(archives[0])
+        with pytest.raises(ShipError, match="call 2"):
+            transport.send(archives[1])
+        receipt = transport.send(archives[2])
+        assert transport.calls == 3 and receipt.request_id == "fake-3"
+        assert [(s.name, s.call) for s in transport.sent] == [("a-0.tar.gz", 1), ("a-2.tar.gz", 3)]
+        assert transport.sent[1].data == b"archive 2"  # open(1) would read this one
+
+    def test_the_fake_takes_uploads_in_a_preflight(self) -> None:
+        verdict = pc.preflight(FakeTransport())
+        assert verdict.ok and verdict.destination == "fake"

@@ -18,13 +18,13 @@ from typing import Any
 from .declarations import ENV_CONFIG, FILE_COMMAND, Option, options_of
 from .environment import from_env
 from .exits import UsageError
-from .options import aware, count, parse_size, parse_when, positive_float
+from .options import aware, count, parse_run_size, parse_size, parse_when, positive_float
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, is_secret_key
 
 __all__ = ["DESTINATIONS", "Settled", "from_file", "load_config", "settings", "shown"]
 
 # Parsers that also take a TOML number (``max-data-size = 1048576``).
-_NUMBERS = (parse_size, positive_float, count)
+_NUMBERS = (parse_size, parse_run_size, positive_float, count)
 
 
 class Settled(dict[str, Any]):

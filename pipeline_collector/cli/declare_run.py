@@ -11,8 +11,15 @@ import functools
 from typing import Final
 
 from ..config import DEFAULT_PREFIX, HORIZON, MAX_DATA_SIZE, MAX_UPLOAD_SIZE
-from .option import ENV_PREFIX, GATHER, PLAN, RUN, Option
-from .options import LOG_LEVELS, parse_duration, parse_keys, parse_size, parse_when, positive_float
+from .option import ENV_PREFIX, GATHER, PLAN, PREFLIGHT, RUN, Option
+from .options import (
+    LOG_LEVELS,
+    parse_duration,
+    parse_keys,
+    parse_run_size,
+    parse_when,
+    positive_float,
+)
 
 __all__ = ["OUTPUT_OPTIONS", "RUN_OPTIONS", "STATE_HELP"]
 
@@ -21,7 +28,7 @@ _run = functools.partial(Option, commands=GATHER, group="the run")
 _window = functools.partial(Option, commands=RUN, group="the run")
 _books = functools.partial(Option, commands=GATHER, group="bookkeeping and gating")
 _report = functools.partial(Option, commands=GATHER, group="report")
-_output = functools.partial(Option, commands=RUN, group="output")
+_output = functools.partial(Option, commands=RUN | PREFLIGHT, group="output")
 
 STATE_HELP: Final = (
     "bookkeeping: a JSON file, sqlite:///PATH or postgresql://HOST/DB;"
@@ -88,14 +95,14 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
     ),
     _run(
         name="max-data-size",
-        parse=parse_size,
+        parse=parse_run_size,
         metavar="SIZE",
         help="largest uncompressed CSV part and archive content"
         f" (default {MAX_DATA_SIZE // 2**20}MiB)",
     ),
     _run(
         name="max-upload-size",
-        parse=parse_size,
+        parse=parse_run_size,
         metavar="SIZE",
         help=f"largest compressed archive (default {MAX_UPLOAD_SIZE // 2**20}MiB,"
         " the ingress limit)",
@@ -109,6 +116,12 @@ RUN_OPTIONS: Final[tuple[Option, ...]] = (
         name="prefix",
         metavar="NAME",
         help=f"archive names start with it (default {DEFAULT_PREFIX})",
+    ),
+    _run(
+        name="preflight",
+        kind="flag",
+        help="before collecting, prove the destination takes an upload (a test upload that"
+        " stores nothing, as the preflight command sends); stop if it does not",
     ),
     _run(
         name="task-timeout",
@@ -185,7 +198,7 @@ OUTPUT_OPTIONS: Final[tuple[Option, ...]] = (
     ),
     _output(
         name="log-level",
-        commands=PLAN,
+        commands=PLAN | PREFLIGHT,
         choices=tuple(LOG_LEVELS),
         help=_LEVEL_HELP.format("warning"),
     ),

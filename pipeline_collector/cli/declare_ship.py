@@ -9,19 +9,19 @@ from __future__ import annotations
 import functools
 from typing import Final
 
-from .option import ENV_PREFIX, GATHER, Option
+from .option import ENV_PREFIX, SHIP, Option
 from .options import count, parse_header, positive_float
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
 __all__ = ["SHIP_OPTIONS"]
 
-_http = functools.partial(Option, commands=GATHER, group="destination: an HTTP ingress")
-_s3 = functools.partial(Option, commands=GATHER, group="destination: S3")
+_http = functools.partial(Option, commands=SHIP, group="destination: an HTTP ingress")
+_s3 = functools.partial(Option, commands=SHIP, group="destination: S3")
 
 SHIP_OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         name="dir",
-        commands=GATHER,
+        commands=SHIP,
         group="destination: a folder",
         metavar="DIR",
         help="copy archives into DIR/data/YYYY/MM/DD/ (DirectoryTransport)",

@@ -12,8 +12,15 @@ from typing import Final
 
 from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE
 from .declare_run import STATE_HELP
-from .option import BENCH, GATHER, INSPECT, RUN, STATUS, Option
-from .options import parse_compressors, parse_duration, parse_keys, parse_size, parse_when
+from .option import BENCH, INSPECT, PREFLIGHT, RUN, SHIP, STATUS, Option
+from .options import (
+    parse_compressors,
+    parse_duration,
+    parse_keys,
+    parse_run_size,
+    parse_size,
+    parse_when,
+)
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
 __all__ = ["SECRET_OPTIONS", "TOOL_OPTIONS"]
@@ -22,7 +29,7 @@ _inspect = functools.partial(Option, commands=INSPECT, in_file=False)
 _bench = functools.partial(Option, commands=BENCH, in_file=False)
 
 
-def _secret(name: str, env: str, commands: frozenset[str] = GATHER) -> Option:
+def _secret(name: str, env: str, commands: frozenset[str] = SHIP) -> Option:
     return Option(name=name, env=env, commands=commands, secret=True, in_file=False)
 
 
@@ -92,14 +99,14 @@ TOOL_OPTIONS: Final[tuple[Option, ...]] = (
     _bench(name="until", parse=parse_when, metavar="ISO", help="end of the window (default: now)"),
     _bench(
         name="max-data-size",
-        parse=parse_size,
+        parse=parse_run_size,
         default=MAX_DATA_SIZE,
         metavar="SIZE",
         help="largest uncompressed CSV part (default 200MiB)",
     ),
     _bench(
         name="max-upload-size",
-        parse=parse_size,
+        parse=parse_run_size,
         default=MAX_UPLOAD_SIZE,
         metavar="SIZE",
         help="largest compressed archive (default 100MiB)",
@@ -126,4 +133,18 @@ SECRET_OPTIONS: Final[tuple[Option, ...]] = (
     _secret("aws-secret-access-key", "AWS_SECRET_ACCESS_KEY"),
     _secret("aws-session-token", "AWS_SESSION_TOKEN"),
     _secret("pgpassword", "PGPASSWORD", RUN),
+    # preflight: the destination's options (declare_ship), its config file and its output.
+    Option(
+        name="config",
+        commands=PREFLIGHT,
+        metavar="FILE.toml",
+        in_file=False,
+        help="read the destination's settings from a TOML file (gather's)",
+    ),
+    Option(
+        name="json",
+        commands=PREFLIGHT,
+        kind="flag",
+        help="print the verdict as JSON",
+    ),
 )

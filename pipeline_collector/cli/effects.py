@@ -7,6 +7,7 @@ carries a password, since secrets come only from the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -20,7 +21,16 @@ from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY, R
 if TYPE_CHECKING:  # the transports import only when a run uses one
     from ..transports import Auth
 
-__all__ = ["build_lock", "build_store", "build_transport", "flag", "no_password", "show_url"]
+__all__ = [
+    "build_lock",
+    "build_store",
+    "build_transport",
+    "cli_words",
+    "flag",
+    "missing_state",
+    "no_password",
+    "show_url",
+]
 
 
 def show_url(url: str) -> str:
@@ -80,6 +90,18 @@ def build_store(spec: str | None) -> StateStore | None:
     return JsonFileStore(spec, namespace=tenant)
 
 
+def missing_state(store: StateStore | None) -> Path | None:
+    """The file a file-backed store reads, when there is none yet: the run starts from scratch.
+
+    A misspelt ``--state`` looks like a first run and ships the whole
+    horizon again, so the commands say so rather than only log it.
+    """
+    path = getattr(store, "path", None)
+    if isinstance(path, Path) and not os.path.lexists(path):
+        return path
+    return None
+
+
 def build_lock(spec: str | None, name: str | None, scheme: str | None) -> Lock | None:
     """``FILE`` or ``postgresql://...`` (an advisory lock) -> a lock."""
     if not spec:
@@ -121,10 +143,62 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# The library's keyword names whose option is named otherwise.
+_OPTION_OF = {
+    "headers": "header",
+    "verify": "ca_bundle",
+    "endpoint_url": "s3_endpoint",
+    "expected_bucket_owner": "s3_expected_owner",
+    "bucket": "s3_bucket",
+    "region": "s3_region",
+}
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b(=True\b|=)?")
+_LEADING = re.compile(r"^(url|proxy|prefix|mode|horizon|since|until|subset|workdir)(=| )")
+
+
+def cli_words(text: str) -> str:
+    """A library message as a command-line user reads it: options, not Python keywords.
+
+    >>> cli_words("url http://x is plain http://; use https:// or pass allow_insecure=True")
+    '--url http://x is plain http://; use https:// or pass --allow-insecure'
+    >>> cli_words("max_data_size=10 must be positive; token_url must be https")
+    '--max-data-size 10 must be positive; --token-url must be https'
+    >>> cli_words("register it with dynamic_columns=True")  # not an option: left alone
+    'register it with dynamic_columns=True'
+    """
+    options = _option_names()
+
+    def keyword(match: re.Match[str]) -> str:
+        name = _OPTION_OF.get(match[1], match[1])
+        if name not in options:
+            return match[0]
+        return flag(name) + ("" if match[2] in (None, "=True") else " ")
+
+    text = _LEADING.sub(lambda m: f"{flag(m[1])} ", text)
+    return _KEYWORD.sub(keyword, text)
+
+
+def _option_names() -> frozenset[str]:
+    from .declarations import OPTIONS
+
+    return frozenset(o.dest for o in OPTIONS if not o.secret)
+
+
 def build_transport(
     o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor
 ) -> tuple[Transport | None, str | None]:
-    """The destination the options name, and how to show it."""
+    """The destination the options name, and how to show it; errors name the options."""
+    from ..errors import ConfigurationError
+
+    try:
+        return _transport(o, env, redactor)
+    except ConfigurationError as e:
+        raise UsageError(cli_words(str(e))) from None
+
+
+def _transport(
+    o: Mapping[str, Any], env: Mapping[str, str], redactor: Redactor
+) -> tuple[Transport | None, str | None]:
     chosen = [n for n in ("dir", "url", "s3_bucket") if o.get(n)]
     if len(chosen) > 1:
         raise UsageError("give one destination, not " + " and ".join(shown(o, n) for n in chosen))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .commands import bench, demo, gather, ingress, inspect, plan, status
+from .commands import bench, demo, gather, ingress, init, inspect, plan, preflight, status
 from .exits import EXIT_INTERRUPTED
 from .parser import parse_args
 
@@ -18,11 +18,13 @@ _RUN: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": inspect.run,
     "bench": bench.run,
     "status": status.run,
+    "preflight": preflight.run,
 }
 # Commands whose options are their own: the rest of the command line is handed over unparsed.
 _OWN_OPTIONS: dict[str, Callable[[Sequence[str]], int]] = {
     "ingress": ingress.run,
     "demo": demo.run,
+    "init": init.run,
 }
 
 

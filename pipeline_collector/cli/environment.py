@@ -10,13 +10,15 @@ does not parse stops the command with one line naming the variable.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .declarations import Option, options_of
+from .declarations import ENV_CONFIG, ENV_PREFIX, Option, env_names, options_of
 from .exits import UsageError
+from .secrets import ENV_INGRESS_CLIENT_SECRET, ENV_INGRESS_PASSWORD
 
-__all__ = ["BOOLEANS", "from_env", "parse_bool"]
+__all__ = ["BOOLEANS", "from_env", "parse_bool", "unknown_env"]
 
 BOOLEANS: Final = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 """The spellings of a boolean variable; any other is refused, never guessed."""
@@ -76,3 +78,23 @@ def _convert(option: Option, raw: str) -> Any:
     if option.choices is not None and value not in option.choices:
         raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(option.choices)}")
     return value
+
+
+def unknown_env(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Each ``PIPELINE_COLLECTOR_*`` variable the command does not read, and the closest it does.
+
+    A misspelt variable would be passed over in silence, and a misspelt
+    ``..._STATE`` starts a run from scratch: the command warns of each.
+
+    >>> unknown_env({"PIPELINE_COLLECTOR_SATE": "s.json", "PIPELINE_COLLECTOR_DIR": "out"})
+    [('PIPELINE_COLLECTOR_SATE', 'PIPELINE_COLLECTOR_STATE')]
+    """
+    known = {*env_names(), ENV_CONFIG, ENV_INGRESS_PASSWORD, ENV_INGRESS_CLIENT_SECRET}
+    # Compared without the prefix all share, so that only the option's own name counts.
+    ours = sorted(k.removeprefix(ENV_PREFIX) for k in known if k.startswith(ENV_PREFIX))
+    found = []
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), ours, 1, 0.6)
+            found.append((name, ENV_PREFIX + close[0] if close else None))
+    return found

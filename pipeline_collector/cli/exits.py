@@ -14,10 +14,12 @@ __all__ = [
     "EXIT_LOCK_HELD",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_STATE",
     "EXIT_UNRECORDED",
     "EXIT_USAGE",
     "UsageError",
     "exit_code",
+    "exit_for_error",
 ]
 
 EXIT_OK = 0
@@ -28,6 +30,10 @@ EXIT_GATED = 4
 # An archive was delivered but the state could not record it: the run stopped
 # at once, and a retry would ship the same rows again until the store is fixed.
 EXIT_UNRECORDED = 5
+# The state store cannot be used: a corrupt or unreadable state file, a
+# database out of reach, a store that cannot be written.  A retry meets the
+# same state, so a scheduler should not retry: fix or restore the store.
+EXIT_STATE = 6
 EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
 # A run's status -> the exit code of ``gather``.
@@ -49,3 +55,21 @@ def exit_code(run: Run) -> int:
 
 class UsageError(Exception):
     """The command was given something it cannot use; exit code 2."""
+
+
+def exit_for_error(error: BaseException) -> int:
+    """The exit code of a command stopped by ``error``: 2 for usage, 6 for the state, else 1.
+
+    >>> from pipeline_collector.errors import StateError
+    >>> exit_for_error(UsageError("x")), exit_for_error(StateError("state.json: not JSON"))
+    (2, 6)
+    """
+    from ..errors import ConfigurationError, StateError, UnrecordedError
+
+    if isinstance(error, (UsageError, ConfigurationError)):
+        return EXIT_USAGE
+    if isinstance(error, UnrecordedError):
+        return EXIT_UNRECORDED
+    if isinstance(error, StateError):
+        return EXIT_STATE
+    return EXIT_PARTIAL

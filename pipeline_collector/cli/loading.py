@@ -2,57 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from ..errors import describe_exception, message_of
+from ..errors import ConfigurationError
+from ..stages.modules import load_collector_module
 from .exits import UsageError
 
 __all__ = ["collector_module", "load_callable", "load_module"]
 
 
 def load_module(name: str) -> ModuleType:
-    """Import a collector module by import path or by file path."""
-    if name.endswith(".py") or os.sep in name or (os.altsep and os.altsep in name):
-        return _load_file(name)
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+    """Import a collector module by import path (the current folder first) or by file path."""
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        raise UsageError(f"cannot import collector module {name!r}: {message_of(e)}") from None
-    except Exception as e:
-        raise UsageError(f"importing {name} failed: {describe_exception(e)}") from None
-
-
-def _load_file(name: str) -> ModuleType:
-    """A module from a file, its folder put on the path for its own imports."""
-    path = Path(name)
-    if not path.is_file():
-        raise UsageError(f"collector module file not found: {name}")
-    folder = str(path.resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    stem = path.stem if path.stem.isidentifier() else "collectors"
-    module_name = stem if stem not in sys.modules else f"_pipeline_collector_{stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"cannot load {name} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[module_name]
-        raise UsageError(f"importing {name} failed: {describe_exception(e)}") from None
-    return module
+        return load_collector_module(name, search_cwd=True)
+    except ConfigurationError as e:
+        raise UsageError(str(e)) from None
 
 
 def load_callable(spec: str, option: str) -> Callable[[], bool]:
@@ -71,7 +37,7 @@ def collector_module(o: Mapping[str, Any]) -> tuple[ModuleType, list[str] | None
     if not o.get("module"):
         raise UsageError(
             "name a collector module: MODULE, PIPELINE_COLLECTOR_MODULE, or module = ..."
-            " in the config file"
+            " in the config file (pipeline-collector init mycollectors.py writes one to try)"
         )
     module = load_module(o["module"])
     subset = o.get("subset")

@@ -20,7 +20,9 @@ __all__ = [
     "GATHER",
     "INSPECT",
     "PLAN",
+    "PREFLIGHT",
     "RUN",
+    "SHIP",
     "SETTINGS_COMMANDS",
     "STATUS",
     "UNSET",
@@ -44,11 +46,13 @@ RUN: Final = GATHER | PLAN
 INSPECT: Final = frozenset({"inspect"})
 BENCH: Final = frozenset({"bench"})
 STATUS: Final = frozenset({"status"})
+PREFLIGHT: Final = frozenset({"preflight"})
+SHIP: Final = GATHER | PREFLIGHT  # the destination's options
 
 # Commands that read settings: the command line, then the environment, then
 # the config file.  inspect and bench look at the archives or data in front
 # of the person running them, so only their command line counts.
-SETTINGS_COMMANDS: Final = frozenset({"gather", "plan", "status"})
+SETTINGS_COMMANDS: Final = frozenset({"gather", "plan", "status", "preflight"})
 
 
 def _dest(option: Option) -> str:

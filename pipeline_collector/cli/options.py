@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from ..config import MOST_BYTES
+from ..config import MOST_BYTES, SANE_SIZE
 
 __all__ = [
     "LOG_LEVELS",
@@ -23,6 +23,7 @@ __all__ = [
     "parse_header",
     "parse_keys",
     "parse_size",
+    "parse_run_size",
     "parse_when",
     "positive_float",
 ]
@@ -64,6 +65,29 @@ def parse_size(text: str) -> int:
     if value > MOST_BYTES:
         raise argparse.ArgumentTypeError(
             f"{text.strip()!r} is out of range: at most {MOST_BYTES} bytes (4 EiB)"
+        )
+    return value
+
+
+def parse_run_size(text: str) -> int:
+    """A run's size: as ``parse_size``, but a small one must say its unit.
+
+    ``--max-data-size 10`` is ten bytes, surely meant as 10 MiB: below 1 MiB
+    a bare number is refused, and ``10B`` or ``64KiB`` says it is meant.
+
+    >>> parse_run_size("10MiB"), parse_run_size("64KiB"), parse_run_size("2097152")
+    (10485760, 65536, 2097152)
+    >>> parse_run_size("10")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '10' is 10 bytes, below 1 MiB: write the unit, 10MiB for MiB (or 10B if bytes are meant)
+    """  # noqa: E501
+    value = parse_size(text)
+    number = text.strip()
+    if value < SANE_SIZE and number.replace(".", "", 1).isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{number!r} is {number} bytes, below {SANE_SIZE // 2**20} MiB: write the unit,"
+            f" {number}MiB for MiB (or {number}B if bytes are meant)"
         )
     return value
 

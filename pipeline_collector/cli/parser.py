@@ -10,62 +10,75 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ..tools.checks import STATUS_HEADER
 from .declarations import ENV_CONFIG, SETTINGS_COMMANDS, Option, options_of
+from .exit_help import EXIT_CODES, STATE_EXIT, USAGE_EXIT, exit_codes
 from .exits import (
-    EXIT_GATED,
-    EXIT_LOCK_HELD,
     EXIT_OK,
     EXIT_PARTIAL,
-    EXIT_UNRECORDED,
+    EXIT_STATE,
     EXIT_USAGE,
 )
 from .links import DOCS
 from .secrets import ENV_CLIENT_SECRET, ENV_IDENTITY, ENV_PASSWORD, ENV_PROXY
 
-__all__ = ["EXIT_CODES", "ENVIRONMENT", "build_parser", "parse_args"]
+__all__ = ["EXIT_CODES", "build_parser", "environment", "exit_codes", "parse_args"]
 
-EXIT_CODES = f"""\
-exit codes:
-  {EXIT_OK}  success
-  {EXIT_PARTIAL}  partial failure: a collection, an upload or the bookkeeping failed
-  {EXIT_USAGE}  bad configuration or usage (options, config file, module, collectors)
-  {EXIT_LOCK_HELD}  another run holds the lock; nothing was done
-  {EXIT_GATED}  gated off (--is-licensed or --is-shipping-configured said no)
-  {EXIT_UNRECORDED}  an archive was delivered but the state could not record it; the run
-     stopped there (fix the store: a retry would send the same rows again)"""
 
 _DESCRIPTION = """\
 Collect a service's analytics with its collector module, cut them into
 size-limited parts, pack them into .tar.gz archives and ship them, keeping
 bookkeeping of what was sent."""
 
-ENVIRONMENT = f"""\
-Every option shown with [env NAME] can also be set by that environment
-variable, and the config file by {ENV_CONFIG}. The command line wins over
-the environment, the environment over the config file, and the config file
-over the defaults. Booleans are 1/0, true/false or yes/no; --subset takes
-KEY,KEY; --header takes one NAME=VALUE per line; an empty variable is unset."""
+
+def environment(command: str) -> str:
+    """How ``command`` reads the environment, naming only the list options it has."""
+    names = {o.name for o in options_of(command)}
+    lists = [
+        note
+        for name, note in (
+            ("subset", "--subset takes KEY,KEY"),
+            ("retired", "--retired takes KEY,KEY"),
+            ("header", "--header takes one NAME=VALUE per line"),
+        )
+        if name in names
+    ]
+    text = (
+        "Every option shown with [env NAME] can also be set by that environment"
+        f" variable, and the config file by {ENV_CONFIG}. The command line wins over"
+        " the environment, the environment over the config file, and the config file"
+        " over the defaults. Booleans are 1/0, true/false or yes/no; "
+        + "".join(f"{note}; " for note in lists)
+        + "an empty variable is unset. A PIPELINE_COLLECTOR_ variable the command"
+        " does not know is named in a warning."
+    )
+    return textwrap.fill(text, 76)
+
 
 _MAIN_EPILOG = f"""\
 examples:
   pipeline-collector demo --dir demo/
+  pipeline-collector init mycollectors.py
   pipeline-collector plan mycollectors.py --state state.json
   pipeline-collector gather mycollectors.py --mode manual \\
       --state state.json --dir out/
-  pipeline-collector inspect out/data/2026/11/27/*.tar.gz
+  pipeline-collector inspect out/data/*/*/*/*.tar.gz
+  pipeline-collector preflight --dir out/
   pipeline-collector status --state state.json --max-lag 2d
   pipeline-collector ingress --port 8080 --dir received/
   pipeline-collector bench --csv job_events.csv --compressor zlib-ng:5,zlib:9
 
 Run 'pipeline-collector COMMAND --help' for a command's options; 'demo' runs
-the pipeline over a database it builds, with nothing else to install. Docs:
+the pipeline over a database it builds, and 'init' writes a collector module
+over the same data, with nothing else to install. Docs:
 {DOCS}
 
-{EXIT_CODES}"""
+gather's {EXIT_CODES}
+(each command's --help lists the codes it ends with)"""
 
 _GATHER_EPILOG = f"""\
 Windows are half-open, [since, until). Datetimes need a timezone
@@ -84,7 +97,7 @@ environment, never from options or the config file:
 (module = "...", mode = "manual", max-data-size = "50MiB",
 header = {{"User-Agent" = "..."}}).
 
-{ENVIRONMENT}
+{environment("gather")}
 
 examples:
   # build the archives and keep them, ship nothing
@@ -121,10 +134,16 @@ examples:
   pipeline-collector plan mypackage.collectors --since 2026-11-20T00:00:00Z --json
   pipeline-collector plan --config collector.toml
 
-{ENVIRONMENT}
+{environment("plan")}
 
-{EXIT_CODES}
-  (plan exits {EXIT_PARTIAL} when a slicer fails)"""
+{
+    exit_codes(
+        (EXIT_OK, "the plan was made"),
+        (EXIT_PARTIAL, "a slicer failed (its key is listed as a problem)"),
+        USAGE_EXIT,
+        STATE_EXIT,
+    )
+}"""
 
 _INSPECT_EPILOG = f"""\
 Checks each archive against the contract: required members ./config.json,
@@ -173,14 +192,48 @@ examples:
   pipeline-collector status --state sqlite:///state.db --max-lag 2d --json
   pipeline-collector status --config collector.toml --max-lag 36h
 
-{ENVIRONMENT}
+{environment("status")}
 
-exit codes:
-  {EXIT_OK}  no key is behind --max-lag (or no --max-lag was given)
-  {EXIT_PARTIAL}  a key is behind --max-lag, or failed and never shipped; or the state
-     cannot be read
-  {EXIT_USAGE}  bad usage"""
+{
+    exit_codes(
+        (EXIT_OK, "no key is behind --max-lag (or no --max-lag was given)"),
+        (EXIT_PARTIAL, "a key is behind --max-lag, or failed and never shipped"),
+        (EXIT_USAGE, "bad usage"),
+        (
+            EXIT_STATE,
+            "the state cannot be read (a corrupt or unreadable file, a database out of reach)",
+        ),
+    )
+}"""
 
+
+_PREFLIGHT_EPILOG = f"""\
+Proves, before anything is collected, that the destination takes an upload
+and stores nothing there. An ingress gets a test upload (a form field
+test=test, which it answers 200 with a request id and stages nothing): the
+answer proves the host is reached, through the proxy, over verified TLS,
+with credentials it accepts (an OAuth2 token is fetched first), and the
+content type is checked against application/vnd.redhat.<service>.<category>+tgz
+(the ingress answers 415 otherwise). A folder is probed with a file made
+and removed at once; an S3 bucket with head_bucket. The destination's
+options, their variables and the config file are gather's; secrets come
+from the environment only. gather --preflight runs the same check first.
+
+examples:
+  pipeline-collector preflight --dir shipped/
+  pipeline-collector preflight --url https://console.redhat.com/api/ingress/v1/upload \\
+      --content-type application/vnd.redhat.tower.analytics+tgz --user rh-user
+  pipeline-collector preflight --s3-bucket analytics --s3-prefix tower/ --json
+
+{environment("preflight")}
+
+{
+    exit_codes(
+        (EXIT_OK, "the destination takes an upload"),
+        (EXIT_PARTIAL, "it did not answer, or answered 5xx or 429: a later try may pass"),
+        (EXIT_USAGE, "bad usage, or it refused: TLS, credentials, URL or content type"),
+    )
+}"""
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -208,6 +261,12 @@ _COMMANDS = {
         "Benchmark chunking on a CSV file, or on one collector of a module over\n"
         "a window, for the sizes and compressors given.",
         _BENCH_EPILOG,
+    ),
+    "preflight": (
+        "prove the destination takes an upload, storing nothing there",
+        "Ask the destination whether it takes an upload, before anything is\n"
+        "collected: a folder, an HTTP ingress or an S3 bucket, as gather names it.",
+        _PREFLIGHT_EPILOG,
     ),
     "status": (
         "show what shipped, how far behind each key is, and what failed last",
@@ -267,6 +326,11 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     sub.add_parser(
         "ingress",
         help="run a local ingress that accepts uploads like the cloud's (see ingress --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "init",
+        help="write a small, commented collector module to start from (see init --help)",
         add_help=False,
     )
     sub.add_parser(

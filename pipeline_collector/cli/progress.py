@@ -42,6 +42,8 @@ class Tally:
     shipped: int = 0
     shipped_bytes: int = 0
     refused: int = 0
+    retries: int = 0
+    waiting: str | None = None  # an upload waiting to be tried again, and why
     key: str | None = None
     since: str | None = None
 
@@ -66,6 +68,8 @@ class Tally:
             "shipped": self.shipped,
             "shipped_bytes": self.shipped_bytes,
             "refused": self.refused,
+            "retries": self.retries,
+            "waiting": self.waiting,
             "bytes_per_second": round(self.throughput, 1),
             "key": self.key,
             "since": self.since,
@@ -75,6 +79,16 @@ class Tally:
 def _num(e: MutableMapping[str, Any], name: str) -> int:
     value = e.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _retry(t: Tally, e: MutableMapping[str, Any]) -> Tally:
+    """An upload failed in a way worth retrying: say which, why, and how long until the next."""
+    delay = e.get("delay")
+    wait = f" in {delay:.1f} s" if isinstance(delay, (int, float)) else ""
+    why = e.get("status") or e.get("error") or "a failure"
+    attempt = _num(e, "attempt") + 1
+    waiting = f"upload {e.get('archive', '')} attempt {attempt}{wait} (after {why})"
+    return attrs.evolve(t, retries=t.retries + 1, waiting=waiting)
 
 
 def _called(t: Tally, e: MutableMapping[str, Any]) -> Tally:
@@ -101,9 +115,11 @@ _STEPS: dict[str, Callable[[Tally, MutableMapping[str, Any]], Tally]] = {
         t, archives=t.archives + 1, archive_bytes=t.archive_bytes + _num(e, "bytes")
     ),
     "ship.accepted": lambda t, e: attrs.evolve(
-        t, shipped=t.shipped + 1, shipped_bytes=t.shipped_bytes + _num(e, "bytes")
+        t, shipped=t.shipped + 1, shipped_bytes=t.shipped_bytes + _num(e, "bytes"), waiting=None
     ),
-    "ship.refused": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
+    "ship.retry": _retry,
+    "ship.attempt": lambda t, e: attrs.evolve(t, waiting=None),
+    "ship.refused": lambda t, e: attrs.evolve(t, refused=t.refused + 1, waiting=None),
     "ship.corrupted": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
     "archive.held_back": lambda t, e: attrs.evolve(t, refused=t.refused + 1),
 }
@@ -160,6 +176,7 @@ class Progress:
         t = self.tally()
         total = "?" if t.windows is None else str(t.windows)
         bits = [
+            *([t.waiting] if t.waiting else []),  # first: a wait is what the run is doing
             t.key or "planning",
             *([f"since {t.since}"] if t.since else []),
             f"{t.done}/{total} windows",

@@ -15,6 +15,8 @@ from ..units import valid_text
 __all__ = [
     "ENV_CLIENT_SECRET",
     "ENV_IDENTITY",
+    "ENV_INGRESS_CLIENT_SECRET",
+    "ENV_INGRESS_PASSWORD",
     "ENV_PASSWORD",
     "ENV_PROXY",
     "SECRET_KEYS",
@@ -27,6 +29,9 @@ ENV_PASSWORD = "PIPELINE_COLLECTOR_PASSWORD"  # noqa: S105 - the name of a varia
 ENV_IDENTITY = "PIPELINE_COLLECTOR_IDENTITY"
 ENV_CLIENT_SECRET = "PIPELINE_COLLECTOR_CLIENT_SECRET"  # noqa: S105
 ENV_PROXY = "PIPELINE_COLLECTOR_PROXY"
+# The local ingress's own secrets (``ingress --basic USER``, ``--client ID``).
+ENV_INGRESS_PASSWORD = "PIPELINE_COLLECTOR_INGRESS_PASSWORD"  # noqa: S105
+ENV_INGRESS_CLIENT_SECRET = "PIPELINE_COLLECTOR_INGRESS_CLIENT_SECRET"  # noqa: S105
 
 # Config-file keys that name a secret, whatever option they were meant for.
 SECRET_KEYS = frozenset(

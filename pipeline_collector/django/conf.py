@@ -26,7 +26,6 @@ database lock.
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -41,6 +40,7 @@ from ..errors import ConfigurationError
 from ..naming import Namer
 from ..protocols import Lock, StateStore, Transport
 from ..run.hooks import ConfigHook
+from ..stages.modules import load_collector_module
 from ..stores.settings import LAST_ENTRIES, LAST_GATHER
 from . import destination
 from .destination import seconds
@@ -214,9 +214,9 @@ def _collectors(value: Any) -> ModuleType:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{where} must name the collector module, e.g. 'myapp.collectors'")
     try:
-        return importlib.import_module(value)
-    except ImportError as e:
-        raise ConfigurationError(f"{where}: cannot import {value!r}: {e}") from None
+        return load_collector_module(value)
+    except ConfigurationError as e:
+        raise ConfigurationError(f"{where}: {e}") from None
 
 
 def _setting(raw: Any) -> Mapping[str, Any]:

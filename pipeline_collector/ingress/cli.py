@@ -11,38 +11,54 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from ..cli.options import parse_size
+from ..cli.secrets import ENV_INGRESS_CLIENT_SECRET, ENV_INGRESS_PASSWORD
 from .server import DEFAULT_SERVICES, IngressServer
 
 __all__ = ["main"]
 
-_EPILOG = """\
+_EPILOG = f"""\
 example:
+  export {ENV_INGRESS_PASSWORD}=...
   python -m pipeline_collector.ingress --port 8080 --dir received/ \\
-      --service aap-event-driven-ansible --basic alice:secret
+      --service aap-event-driven-ansible --basic alice
 
   then upload with:
-  curl -u alice:secret \\
+  curl -u "alice:${ENV_INGRESS_PASSWORD}" \\
       -F 'file=@analytics.tar.gz;type=application/vnd.redhat.aap-event-driven-ansible.x+tgz' \\
       http://127.0.0.1:8080/api/ingress/v1/upload
 
-The server prints its upload URL (and token URL when --client is given) on
-start and runs until interrupted.  It is meant for local testing only.
+The password of --basic is read from {ENV_INGRESS_PASSWORD} and the secret
+of the --client ids from {ENV_INGRESS_CLIENT_SECRET}: never from a flag,
+which every user of the machine can read. The server prints its upload URL
+(and token URL when --client is given) on start and runs until interrupted.
+It is meant for local testing only.
 """
 
 
-def _pair(text: str) -> tuple[str, str]:
-    first, sep, second = text.partition(":")
-    if not sep or not first:
-        raise argparse.ArgumentTypeError("expected NAME:SECRET")
-    return first, second
+def _name(flag: str, env: str) -> Callable[[str], str]:
+    """A user or client id; a secret written into the flag is refused, never shown."""
+
+    def parse(text: str) -> str:
+        if ":" in text:
+            raise argparse.ArgumentTypeError(
+                f"{flag} takes the name only; its secret is read from {env} (the text given"
+                " is not shown)"
+            )
+        if not text:
+            raise argparse.ArgumentTypeError(f"{flag} needs a name")
+        return text
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,17 +88,25 @@ def _parser() -> argparse.ArgumentParser:
         + ")",
     )
     parser.add_argument(
-        "--max-body", type=int, default=100 * 2**20, help="largest upload in bytes (413 above)"
+        "--max-body",
+        type=parse_size,
+        default=100 * 2**20,
+        metavar="SIZE",
+        help="largest upload, in bytes or with a unit: 10MiB, 100M (default 100MiB; 413 above)",
     )
     parser.add_argument(
-        "--basic", type=_pair, metavar="USER:PASSWORD", help="require HTTP basic auth"
+        "--basic",
+        type=_name("--basic", ENV_INGRESS_PASSWORD),
+        metavar="USER",
+        help=f"require HTTP basic auth as USER, the password from {ENV_INGRESS_PASSWORD}",
     )
     parser.add_argument(
         "--client",
-        type=_pair,
+        type=_name("--client", ENV_INGRESS_CLIENT_SECRET),
         action="append",
-        metavar="ID:SECRET",
-        help="an OAuth2 client allowed to get Bearer tokens at /token (repeatable)",
+        metavar="ID",
+        help="an OAuth2 client allowed to get Bearer tokens at /token (repeatable), its"
+        f" secret from {ENV_INGRESS_CLIENT_SECRET}",
     )
     parser.add_argument(
         "--require-identity", action="store_true", help="accept an x-rh-identity header"
@@ -126,11 +150,25 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
+def _problem(args: argparse.Namespace, *, password: str, secret: str) -> str | None:
+    """What is wrong with the options together, if anything."""
+    if args.client_ca and not args.tls_cert:
+        return "--client-ca needs --tls-cert"
+    if args.basic and not password:
+        return f"--basic needs the password in the environment: {ENV_INGRESS_PASSWORD}"
+    if args.client and not secret:
+        return f"--client needs the secret in the environment: {ENV_INGRESS_CLIENT_SECRET}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ingress from the command line until interrupted."""
     args = _parser().parse_args(argv)
-    if args.client_ca and not args.tls_cert:
-        return _fail("--client-ca needs --tls-cert")
+    password = os.environ.get(ENV_INGRESS_PASSWORD, "")
+    secret = os.environ.get(ENV_INGRESS_CLIENT_SECRET, "")
+    problem = _problem(args, password=password, secret=secret)
+    if problem is not None:
+        return _fail(problem)
     try:
         context = _tls(args)
     except (OSError, ssl.SSLError) as e:
@@ -143,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ssl_context=context,
             services=args.services or DEFAULT_SERVICES,
             max_body=args.max_body,
-            basic=args.basic,
-            clients=dict(args.client or ()),
+            basic=(args.basic, password) if args.basic else None,
+            clients=dict.fromkeys(args.client or (), secret),
             require_identity=args.require_identity,
             token_lifetime=args.token_lifetime,
         )

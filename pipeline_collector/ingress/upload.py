@@ -2,8 +2,11 @@
 
 Checks run in the cloud ingress's order: a scripted answer first, then
 credentials (401), Content-Length (411, 413 before reading) and the media
-type (415); only then is the body read, and a file part that turns out too
-large or of an unknown service is refused once read.
+type (415); only then is the body read.  A form field ``test`` of value
+``test`` is a preflight: it is answered 200 with a request id and nothing is
+staged, whatever file part came with it and whatever its type, as the cloud
+ingress does.  Otherwise a file part that turns out too large or of an
+unknown service is refused once read.
 """
 
 from __future__ import annotations
@@ -173,9 +176,13 @@ def _receive(
     request_id = uuid.uuid4().hex
     chosen: list[Sink] = []
     rejected: list[str] = []
+    tests: list[Sink] = []
 
     def open_part(headers: Message) -> PartWriter:
         name = headers.get_param("name", header="content-disposition")
+        if name == "test" and not tests:
+            tests.append(Sink(headers, None))  # a small field, held in memory up to a bound
+            return tests[0]
         if chosen or name not in ("file", "upload"):
             return Discard()
         part_type = headers.get_content_type() if headers.get("content-type") else ""
@@ -206,6 +213,9 @@ def _receive(
                 handler.answer(408, {"error": "the body did not arrive in time"})
         else:  # the connection is gone: nobody to answer
             handler.record(None)
+        return
+    if tests and bytes(tests[0].buffer) == b"test":
+        _preflight(handler, chosen, request_id, auth, principal)
         return
     if not chosen:
         if rejected:
@@ -253,12 +263,34 @@ def _receive(
             202,
             {
                 "request_id": request_id,
-                "upload": {
-                    "account_number": "0000001",
-                    "org_id": principal if auth == "identity" else "000001",
-                },
+                "upload": _identity(auth, principal),
             },
         )
+
+
+def _preflight(
+    handler: Exchange,
+    chosen: list[Sink],
+    request_id: str,
+    auth: str | None,
+    principal: str | None,
+) -> None:
+    """Answer a ``test=test`` form 200 with a request id; stage nothing it carried."""
+    for sink in chosen:
+        sink.close()
+        if sink.path is not None:
+            with contextlib.suppress(OSError):
+                sink.path.unlink(missing_ok=True)
+    log.info("ingress.preflight", request_id=request_id, auth=auth)
+    with contextlib.suppress(OSError):
+        handler.answer(200, {"request_id": request_id, "upload": _identity(auth, principal)})
+
+
+def _identity(auth: str | None, principal: str | None) -> dict[str, str]:
+    return {
+        "account_number": "0000001",
+        "org_id": principal if auth == "identity" and principal else "000001",
+    }
 
 
 def _storage_refusal(exc: OSError) -> tuple[int, str]:

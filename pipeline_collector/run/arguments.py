@@ -38,6 +38,28 @@ _SEAMS = {
 }
 
 
+def _instead(name: str, text: str) -> str | None:
+    """What to pass for a URL given as ``name``: the adapter its scheme names."""
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if name == "transport" and scheme in ("http", "https"):
+        return (
+            f"HttpTransport(url={text!r}, content_type="
+            "'application/vnd.redhat.<service>.<name>+tgz')"
+        )
+    if name == "transport" and scheme == "s3":
+        bucket, _, prefix = text.partition("://")[2].partition("/")
+        return f"S3Transport(bucket={bucket!r}, prefix={prefix!r})"
+    if scheme == "sqlite" and name == "state":
+        return f"SqliteStore({text.partition(':///')[2]!r})"
+    if scheme in ("postgresql", "postgres"):
+        return (
+            "PostgresStore.from_dsn(dsn)"
+            if name == "state"
+            else "PostgresAdvisoryLock.from_dsn(dsn, 'gather_analytics_lock')"
+        )
+    return None
+
+
 def check_effects(**effects: Any) -> None:
     """Each given effect fits its Protocol; a path or name in its place says what to pass.
 
@@ -46,13 +68,20 @@ def check_effects(**effects: Any) -> None:
     ...
     pipeline_collector.errors.ConfigurationError: state='state.json' is a str, not a state \
 store; pass pc.JsonFileStore('state.json'), SqliteStore(path) or PostgresStore(...)
+    >>> check_effects(transport="https://ingress.example.com/upload")
+    Traceback (most recent call last):
+    ...
+    pipeline_collector.errors.ConfigurationError: transport='https://ingress.example.com/upload' \
+is a str, not a transport; pass pc.HttpTransport(url='https://ingress.example.com/upload', \
+content_type='application/vnd.redhat.<service>.<name>+tgz')
     """
     for name, value in effects.items():
         methods, instead = _SEAMS[name]
         if value is None or all(callable(getattr(value, m, None)) for m in methods):
             continue
         shown = os.fspath(value) if isinstance(value, os.PathLike) else value
-        example = instead.format(shown if isinstance(shown, str) else "...")
+        by_scheme = _instead(name, shown) if isinstance(shown, str) else None
+        example = by_scheme or instead.format(shown if isinstance(shown, str) else "...")
         what = "a state store" if name == "state" else f"a {name}"
         raise ConfigurationError(
             f"{name}={value!r} is a {type(value).__name__}, not {what}; pass pc.{example}"

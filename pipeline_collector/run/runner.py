@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta, timezone
-from types import ModuleType
-from typing import Any
 
 import attrs
 
@@ -32,7 +30,7 @@ from ..log import logger
 from ..naming import Namer
 from ..protocols import Clock, Compressor, Lock, StateStore, Transport
 from ..records import Collector, Mode, Plan, Run, RunStatus, State
-from ..stages.discover import discover
+from ..stages.discover import Source, discover
 from ..stages.plan import config_task, plan
 from .arguments import check_effects
 from .drive import drive
@@ -54,7 +52,7 @@ def utcnow() -> datetime:
 
 
 def gather(
-    source: ModuleType | Iterable[Callable[..., Any]],
+    source: Source,
     config: RunConfig | None = None,
     *,
     state: StateStore | None = None,
@@ -82,6 +80,8 @@ def gather(
 ) -> Run:
     """Collect, pack and (unless a dry run) ship; return the run's report.
 
+    ``source`` is the collector module, its import path or ``.py`` file, or
+    the registered functions themselves.
     ``config`` is the run's ``RunConfig``; the keywords from ``mode`` on are
     the same settings given one by one (each one given replaces the
     config's).  In ``dry-run`` mode nothing is shipped and the state is left
@@ -110,6 +110,8 @@ def gather(
         task_timeout=task_timeout,
     )
     check_effects(state=state, transport=transport, lock=lock, compressor=compressor)
+    for reason in config.limits.unusual():  # bytes where MiB were meant, said before collecting
+        log.warning("limits.small", reason=reason)
     if flow is None:
         flow = default_flow()
     elif not isinstance(flow, Flow):
@@ -326,8 +328,12 @@ class _Run:
             "run.done",
             mode=mode,
             status=status,
+            seconds=round(time.perf_counter() - started, 3),
             collections=len(run.collections),
+            rows=sum(c.rows for c in run.collections),
+            bytes=sum(c.bytes for c in run.collections),
             archives=len(run.archives),
+            archive_bytes=sum(a.size for a in run.archives),
             shipped=len(run.receipts),
             failed=len(run.failures),
             possible_duplicates=len(run.possible_duplicates),

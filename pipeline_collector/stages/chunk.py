@@ -366,7 +366,7 @@ def split(
     rows = sum(p.rows for p in parts)
     size = sum(p.raw_size for p in parts)
     status: Status = "ok" if parts else "empty"
-    log.info(
+    (log.info if parts else log.debug)(  # an empty window is news only when asked for
         "collection.done",
         key=key,
         window=str(task.window),

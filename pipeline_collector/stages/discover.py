@@ -9,17 +9,22 @@ either library are found, and a module moves over by changing its import.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 from ..errors import ConfigurationError
 from ..log import logger
 from ..records import Collector, Format, Slicer
+from .modules import load_collector_module
 from .positional import positional_slicer
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+Source: TypeAlias = "ModuleType | str | os.PathLike[str] | Iterable[Callable[..., Any]]"
+"""Where collectors come from: a module, its import path or file, or the functions."""
 
 KEY = re.compile(r"^[a-z][a-z0-9_]*\Z")
 VERSION = re.compile(r"^\d+\.\d+\Z")
@@ -266,19 +271,30 @@ def _config_choice(funcs: list[Callable[..., Any]], where: str) -> dict[int, boo
     return {}
 
 
-def discover(
-    source: ModuleType | Iterable[Callable[..., Any]],
-    subset: Iterable[str] | None = None,
-) -> tuple[Collector, ...]:
+def discover(source: Source, subset: Iterable[str] | None = None) -> tuple[Collector, ...]:
     """Return the collectors of a module or iterable, validated, config first.
 
+    ``source`` is a module, its import path (``"mypackage.collectors"``) or
+    its file (``"mycollectors.py"``), or an iterable of registered functions.
     A module's collectors are taken in the order of their function names, as
     the old library did, so the same module packs the same way.  ``subset``
     keeps only those keys (the config collector is always kept).
     """
+    if isinstance(source, (str, os.PathLike)):
+        source = load_collector_module(source)
     if isinstance(source, ModuleType):
         funcs = [f for _, f in inspect.getmembers(source) if is_collector(f)]
         where = source.__name__
+        if not funcs:
+            raise ConfigurationError(
+                f"module {where} has no registered collectors: define functions decorated"
+                " with @register at its top level (a function that makes collectors must be"
+                " called, and its result passed instead)"
+            )
+    elif isinstance(source, (bytes, bytearray)) or not isinstance(source, Iterable):
+        raise ConfigurationError(
+            f"{source!r} is not a collector module nor an iterable of registered collectors"
+        )
     else:
         funcs = list(source)
         where = "the given functions"

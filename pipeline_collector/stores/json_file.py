@@ -84,7 +84,7 @@ class JsonFileStore:
         """Read the state; an empty ``State`` when the file (or its namespace) holds none."""
         raw = self._read()
         if raw is None:
-            log.debug("state.missing", store="json", path=str(self.path))
+            log.info("state.missing", store="json", path=str(self.path))
             return State(namespace=self.namespace)
         slot = _slot(_decode(raw, self.path), self.namespace, self._where)
         if slot is None:

@@ -6,15 +6,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..book.codec import (
-    DEFAULT_TABLE,
-    change_to_rows,
-    check_namespace,
-    row_prefix,
-    rows_in,
-    state_from_rows,
-    state_to_rows,
-)
+from ..book.codec import DEFAULT_TABLE, check_namespace
+from ..book.table import change_to_rows, row_prefix, rows_in, state_from_rows, state_to_rows
 from ..database.connection import Session, SessionError, describe, opened, session_of
 from ..database.db import require_psycopg, table_parts
 from ..errors import StateError

@@ -8,15 +8,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from ..book.codec import (
-    DEFAULT_TABLE,
-    change_to_rows,
-    check_namespace,
-    row_prefix,
-    rows_in,
-    state_from_rows,
-    state_to_rows,
-)
+from ..book.codec import DEFAULT_TABLE, check_namespace
+from ..book.table import change_to_rows, row_prefix, rows_in, state_from_rows, state_to_rows
 from ..database.db import table_parts
 from ..errors import StateError
 from ..log import logger
@@ -67,7 +60,7 @@ class SqliteStore:
     def load(self) -> State:
         """Read the state; an empty ``State`` when the file or table does not exist."""
         if not self.path.exists():
-            log.debug("state.missing", store="sqlite", path=str(self.path))
+            log.info("state.missing", store="sqlite", path=str(self.path))
             return State(namespace=self.namespace)
         try:
             uri = self.path.resolve().as_uri() + "?mode=ro"

@@ -29,16 +29,18 @@ from typing import Any
 from attrs import frozen
 
 from ..compress import ZlibCompressor, default_compressor, get_compressor
-from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, Limits
+from ..config import MAX_DATA_SIZE, MAX_UPLOAD_SIZE, Limits, RunConfig
 from ..errors import ConfigurationError, MissingExtra
 from ..records import Part
 from ..stages.archive import archive
 from ..stages.chunk import chunk
+from ..stages.modules import is_module_name, load_collector_module
 from ..stages.rows import record_blocks
 
 __all__ = ["BenchResult", "bench_chunking", "parse_compressor", "render_table"]
 
 MiB = 1 << 20
+_CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
 
 
 @frozen(kw_only=True)
@@ -167,17 +169,32 @@ def _file_rows(path: Path) -> Iterator[Iterator[bytes]]:
     """The file's records in blocks: one source."""
     if not path.is_file():
         raise ConfigurationError(f"CSV file not found: {path}")
-    if path.suffix == ".py":
-        raise ConfigurationError(
-            f"{path} is Python source, not a CSV file; to bench a collector module give its"
-            " module name (or the module itself) with the key to collect"
-        )
 
     def blocks() -> Iterator[bytes]:
         with path.open("rb") as f:
             yield from record_blocks(iter(partial(f.read, 1 << 20), b""))
 
     yield blocks()
+
+
+def _as_module(source: str | os.PathLike[str] | ModuleType) -> ModuleType | None:
+    """The collector module ``source`` names, or ``None`` for a CSV file.
+
+    A module, a ``.py`` file or an import path that is no file here is a
+    collector module, loaded as ``gather`` loads one; any other path is CSV.
+    """
+    if isinstance(source, ModuleType):
+        return source
+    path = Path(source)
+    text = os.fspath(source)
+    if path.suffix == ".py" or (
+        isinstance(source, str)
+        and not path.exists()
+        and is_module_name(text)
+        and path.suffix.lower() not in _CSV_SUFFIXES
+    ):
+        return load_collector_module(source, search_cwd=True)
+    return None
 
 
 def _module_rows(
@@ -239,24 +256,51 @@ def bench_chunking(
     """Run the data through the chunk and archive stages once per compressor; report each run.
 
     ``source`` is a CSV file (header first; ``key`` names it, ``data`` by
-    default) or a collector module, of which only ``key`` is collected over
-    ``[since, until)``.  ``compressors`` are compressors or ``name:level``
-    texts; the default compressor when none.
+    default) or a collector module (a module, its ``.py`` file or its import
+    path), of which only ``key`` is collected over ``[since, until)``.
+    ``compressors`` are compressors or ``name:level`` texts; the default
+    compressor when none.  The sizes are checked as a run's are
+    (``RunConfig``).
     """
     chosen = [parse_compressor(c) if isinstance(c, str) else c for c in compressors]
     if not chosen:
         chosen = [default_compressor()]
-    limits = Limits(max_data_size=max_data_size, max_upload_size=max_upload_size)
-    if isinstance(source, ModuleType) and not key:
-        raise ConfigurationError("bench over a collector module needs the key to collect")
+    limits = RunConfig.from_values(
+        max_data_size=max_data_size, max_upload_size=max_upload_size
+    ).limits
+    module = _as_module(source)
+    if module is not None and not key:
+        raise ConfigurationError(
+            f"bench over the collector module {module.__name__} needs the key to collect"
+        )
+    if module is None and (since is not None or until is not None):
+        raise ConfigurationError("since and until apply to a collector module, not to a CSV file")
     name = key or "data"
+    csv = None if isinstance(source, ModuleType) else Path(source)
 
     def sources(folder: Path) -> Iterator[Iterable[Any]]:
-        if isinstance(source, ModuleType):
-            return _module_rows(source, name, since, until, folder, max_data_size)
-        return _file_rows(Path(source))
+        if module is None and csv is not None:
+            return _file_rows(csv)
+        assert module is not None
+        return _module_rows(module, name, since, until, folder, limits.max_data_size)
 
-    return tuple(_one(sources, name, comp, limits, workdir) for comp in chosen)
+    results: list[BenchResult] = []
+    for comp in chosen:
+        results.append(_one(sources, name, comp, limits, workdir))
+        if results[0].rows == 0:  # a measure of nothing would pass for a fast one
+            what = "the CSV file has" if module is None else f"{name!r} collected"
+            raise ConfigurationError(
+                f"bench: {what} no rows{_window_text(since, until)}: nothing to measure"
+                + ("; widen the window" if module is not None else "")
+            )
+    return tuple(results)
+
+
+def _window_text(since: datetime | None, until: datetime | None) -> str:
+    if since is None and until is None:
+        return ""
+    shown = [w.isoformat() if w is not None else "..." for w in (since, until)]
+    return f" in [{shown[0]}, {shown[1]})"
 
 
 def _one(
@@ -297,20 +341,32 @@ def _one(
 
 
 def render_table(results: Sequence[BenchResult]) -> str:
-    """The results as a text table, one row per compressor, with the settings above."""
+    """The results as a text table, one row per run.
+
+    Settings every row shares go in the line above the table; a setting
+    that differs between rows (results of several benches together) gets a
+    column of its own, so no row is shown under sizes it did not use.
+    """
     if not results:
         return "(no results)"
-    first = results[0]
-    head = (
-        f"{first.key}: max_data_size {first.max_data_size / MiB:g} MiB,"
-        f" max_upload_size {first.max_upload_size / MiB:g} MiB"
+    settings = (
+        ("key", lambda r: r.key),
+        ("max_data_size", lambda r: f"{r.max_data_size / MiB:g} MiB"),
+        ("max_upload_size", lambda r: f"{r.max_upload_size / MiB:g} MiB"),
     )
+    shared = [(n, get) for n, get in settings if len({get(r) for r in results}) == 1]
+    varying = [(n, get) for n, get in settings if (n, get) not in shared]
+    sizes = ", ".join(f"{n} {get(results[0])}" for n, get in shared if n != "key")
+    key = next((get(results[0]) for n, get in shared if n == "key"), None)
+    head = f"{key}: {sizes}" if key and sizes else key or sizes
     header = (
+        *(n for n, _ in varying),
         "compressor", "rows", "MiB", "seconds", "rows/s", "MiB/s", "ratio", "parts",
         "archives", "mean fill", "largest fill", "peak RSS MiB",
     )  # fmt: skip
     rows = [
         (
+            *(get(r) for _, get in varying),
             r.compressor,
             f"{r.rows:,}",
             f"{r.bytes / MiB:.1f}",
@@ -327,6 +383,7 @@ def render_table(results: Sequence[BenchResult]) -> str:
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    lines = [head, "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines = [head] if head else []
+    lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)

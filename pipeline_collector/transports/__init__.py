@@ -1,7 +1,8 @@
 """Destinations for archives: a local folder, an HTTP ingress, an S3 bucket.
 
 Each transport is a frozen record with one method, ``send(archive) ->
-Receipt``, that fits the ``Transport`` Protocol.  ``send`` either returns a
+Receipt``, that fits the ``Transport`` Protocol; ``preflight(transport)``
+proves a destination takes an upload before anything is collected.  ``send`` either returns a
 receipt that proves the archive arrived intact or raises ``ShipError``; it
 never returns half-way.  ``HttpTransport`` puts its requests on the wire
 through a ``Sender`` (``RequestsSender`` by default), which speaks in
@@ -31,6 +32,7 @@ from .messages import (
     SendError,
     TlsFailure,
 )
+from .probe import Verdict, content_type_problem, preflight
 from .retry import RetryPolicy, parse_retry_after
 from .s3 import S3Transport
 from .sender import RequestsSender
@@ -56,6 +58,9 @@ __all__ = [
     "SendError",
     "Sender",
     "TlsFailure",
+    "Verdict",
+    "content_type_problem",
     "file_sha256",
     "parse_retry_after",
+    "preflight",
 ]

@@ -279,4 +279,4 @@ class OAuth2ClientCredentials:
         self._cache.token = token
         self._cache.refresh_at = started + expires_in - margin
         self._cache.fetched += 1
-        _log.debug("token.fetched", token_url=where, expires_in=expires_in)
+        _log.info("token.fetched", token_url=where, expires_in=expires_in)

@@ -147,7 +147,7 @@ class DirectoryTransport:
     def _send(self, archive: Archive) -> Receipt:
         started = time.monotonic()
         log = _log.bind(archive=archive.name, destination="dir")
-        log.info("ship.attempt", attempt=1, bytes=archive.size, root=str(self.root))
+        log.debug("ship.attempt", attempt=1, bytes=archive.size, root=str(self.root))
         name = safe_name(archive.name)
         now = self.clock()
         if now.tzinfo is None:

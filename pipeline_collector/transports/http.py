@@ -14,7 +14,7 @@ import re
 import time
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import attrs
@@ -49,6 +49,9 @@ from .redact import (
 )
 from .retry import RetryPolicy, parse_retry_after
 from .sender import RequestsSender
+
+if TYPE_CHECKING:
+    from .probe import Verdict
 
 __all__ = ["HttpTransport"]
 
@@ -164,6 +167,17 @@ class HttpTransport:
         """Close the session this transport created (a given one is left open)."""
         self._own.close()
 
+    def preflight(self) -> Verdict:
+        """Whether the ingress takes an upload, proven by a test upload that stores nothing.
+
+        See ``pipeline_collector.transports.probe``: reachability, proxy,
+        TLS, credentials (a token fetched where OAuth2 is used) and the
+        content type, in one line.
+        """
+        from .probe import preflight
+
+        return preflight(self)
+
     def __enter__(self) -> HttpTransport:
         return self
 
@@ -212,7 +226,7 @@ class HttpTransport:
         log = _log.bind(archive=name, destination="http", url=where)
         while True:
             attempts += 1
-            log.info("ship.attempt", attempt=attempts, bytes=archive.size)
+            log.debug("ship.attempt", attempt=attempts, bytes=archive.size)
             # The proxy's user info and the URLs' tokens may come back in an echo too.
             secrets: tuple[str, ...] = (
                 *self.headers.values(),
@@ -270,7 +284,7 @@ class HttpTransport:
                 if status == 401 and self.auth is not None and not refreshed:
                     refreshed = True
                     if self.auth.on_unauthorized():
-                        log.info("ship.retry", attempt=attempts, status=status, delay=0.0)
+                        log.warning("ship.retry", attempt=attempts, status=status, delay=0.0)
                         continue
                 if not retry.is_retryable(status):
                     raise self._refused(response, name, attempts, maybe_delivered, secrets)
@@ -294,7 +308,7 @@ class HttpTransport:
                     retryable=True,
                     maybe_delivered=maybe_delivered,
                 )
-            log.info("ship.retry", attempt=attempts, status=status, error=reason, delay=delay)
+            log.warning("ship.retry", attempt=attempts, status=status, error=reason, delay=delay)
             self.sleep(delay)
 
     def _receipt(

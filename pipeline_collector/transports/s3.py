@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import field, frozen
 
@@ -21,6 +21,9 @@ from ..naming import ArchiveInfo, Layout, flat, layout_path
 from ..records import Archive, Receipt
 from .files import file_sha256, next_number, safe_name
 from .redact import show_url, url_secrets
+
+if TYPE_CHECKING:
+    from .probe import Verdict
 
 __all__ = ["S3Transport"]
 
@@ -176,7 +179,7 @@ class S3Transport:
             raise ShipError(f"cannot read {archive.name}: {exc.strerror or exc}") from None
         if local != archive.sha256:
             raise ShipError(f"{archive.name} changed on disk: it no longer matches its record")
-        log.info("ship.attempt", attempt=1, bytes=archive.size, location=location)
+        log.debug("ship.attempt", attempt=1, bytes=archive.size, location=location)
         try:
             while (existing := self._head(key)) is not None:
                 if self._matches(existing, archive):
@@ -248,6 +251,12 @@ class S3Transport:
             request_id=str(request_id) if request_id else None,
             location=location,
         )
+
+    def preflight(self) -> Verdict:
+        """Whether the bucket answers these credentials (``head_bucket``); nothing is written."""
+        from .probe import preflight
+
+        return preflight(self)
 
     def close(self) -> None:
         """Close the client this transport created (a given one is left open)."""

@@ -25,6 +25,16 @@ class Emitted:
     line: int
     fields: frozenset[str]
     stage: str | None  # the stage of the module's one logger, if it has exactly one
+    levels: frozenset[str] = frozenset()  # the level methods called (two for a quiet choice)
+
+
+def _levels(node: ast.expr) -> frozenset[str]:
+    """The level methods a call's function names: ``log.info``, or both of an ``IfExp``."""
+    if isinstance(node, ast.Attribute) and node.attr in LEVELS:
+        return frozenset({node.attr})
+    if isinstance(node, ast.IfExp):
+        return _levels(node.body) | _levels(node.orelse)
+    return frozenset()
 
 
 def _is_level(node: ast.expr) -> bool:
@@ -63,6 +73,7 @@ def emitted(root: Path = PACKAGE) -> Iterator[Emitted]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
+            levels = _levels(node.func)
             if _is_level(node.func) and node.args:
                 first = node.args[0]
             elif (  # log.log(level, "name", ...)
@@ -76,4 +87,4 @@ def emitted(root: Path = PACKAGE) -> Iterator[Emitted]:
             if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
                 continue
             fields = frozenset(k.arg for k in node.keywords if k.arg is not None)
-            yield Emitted(first.value, module, node.lineno, fields - {"exc_info"}, stage)
+            yield Emitted(first.value, module, node.lineno, fields - {"exc_info"}, stage, levels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ...tools.bench import bench_chunking, render_table
@@ -29,8 +30,13 @@ def _bench(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> in
         raise UsageError(f"bench over {module}: name the collector with --key")
     if csv and (o.get("since") or o.get("until")):
         raise UsageError("--since and --until apply to a collector module, not to --csv")
+    if csv and str(csv).endswith(".py"):
+        raise UsageError(
+            f"--csv {csv} is Python source: give a collector module as MODULE,"
+            f" pipeline-collector bench {csv} --key KEY"
+        )
     results = bench_chunking(
-        csv or load_module(str(module)),
+        Path(csv) if csv else load_module(str(module)),
         key=o.get("key"),
         since=o.get("since"),
         until=o.get("until"),

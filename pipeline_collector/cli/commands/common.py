@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...config import RunConfig
-from ...errors import ConfigurationError, PipelineError, UnrecordedError, describe_exception
+from ...errors import (
+    ConfigurationError,
+    PipelineError,
+    StateError,
+    UnrecordedError,
+    describe_exception,
+)
+from ...log import logger
 from ..config import settings
 from ..console import Console, make_console, routed_logs
-from ..declarations import SECRET_ENV
-from ..effects import flag
-from ..exits import EXIT_PARTIAL, EXIT_UNRECORDED, EXIT_USAGE, UsageError
+from ..declarations import SECRET_ENV, SETTINGS_COMMANDS
+from ..effects import cli_words
+from ..environment import unknown_env
+from ..exits import EXIT_PARTIAL, EXIT_STATE, EXIT_UNRECORDED, EXIT_USAGE, UsageError
 from ..secrets import redactor_from_env
 
 __all__ = ["Work", "run_command", "run_config"]
@@ -40,12 +47,23 @@ def run_command(
         return make_console({}, redactor).error(str(e), EXIT_USAGE)
     console = make_console(o, redactor, quiet=quiet)
     with routed_logs(console, with_progress=with_progress):
+        if command in SETTINGS_COMMANDS:
+            for name, closest in unknown_env(env):
+                logger("cli").warning(
+                    "env.unknown",
+                    variable=name,
+                    closest=closest,
+                    reason="not a variable this command reads; it is ignored"
+                    + (f" (did you mean {closest}?)" if closest else ""),
+                )
         try:
             return work(o, console, env)
         except (UsageError, ConfigurationError) as e:
             return console.error(str(e), EXIT_USAGE)
         except UnrecordedError as e:  # delivered, not recorded: a retry would resend it
-            return console.error(f"{type(e).__name__}: {e}", EXIT_UNRECORDED)
+            return console.error(describe_exception(e), EXIT_UNRECORDED)
+        except StateError as e:  # a retry would meet the same state: fix the store first
+            return console.error(describe_exception(e), EXIT_STATE)
         except PipelineError as e:
             return console.error(describe_exception(e), EXIT_PARTIAL)
 
@@ -61,5 +79,4 @@ def run_config(o: Mapping[str, Any], **given: Any) -> RunConfig:
     try:
         return RunConfig.from_values(**values)
     except ConfigurationError as e:
-        text = re.sub(r"^([a-z_]+)=", lambda m: f"{flag(m.group(1))} ", str(e))
-        raise UsageError(text) from None
+        raise UsageError(cli_words(str(e))) from None

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...demo import Demo, run_demo
-from ...errors import ConfigurationError, PipelineError, describe_exception
-from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ...errors import ConfigurationError, PipelineError, StateError, describe_exception
+from ..exits import EXIT_FOR, EXIT_LOCK_HELD, EXIT_OK, EXIT_PARTIAL, EXIT_STATE, EXIT_USAGE
+from ..invocation import invocation
 from ..links import source
 
 __all__ = ["DEFAULT_DIR", "build_parser", "run"]
@@ -42,9 +43,12 @@ exit codes:
   {EXIT_PARTIAL}  a collection or an upload failed
   {EXIT_USAGE}  bad usage: --dir or --database cannot be used
   {EXIT_LOCK_HELD}  another demo run holds the lock of --dir
+  {EXIT_STATE}  the state file under --dir cannot be read (corrupt or unreadable)
 
-Its collectors are the module pipeline_collector.demo.collectors, also at
-  {source("pipeline_collector/demo/collectors.py")}"""
+Its collectors are made by pipeline_collector.demo.jobs_collectors(database)
+  {source("pipeline_collector/demo/collectors.py")}
+and 'pipeline-collector init mycollectors.py' writes a module of the same
+kind to run with plan, gather and bench."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +102,8 @@ def run(argv: Sequence[str]) -> int:
         return _fail(f"cannot use {where}: {exc.strerror}; give another --dir", EXIT_USAGE)
     except ConfigurationError as exc:
         return _fail(f"{exc}; give another --dir", EXIT_USAGE)
+    except StateError as exc:
+        return _fail(f"{describe_exception(exc)}; give another --dir", EXIT_STATE)
     except PipelineError as exc:
         return _fail(describe_exception(exc), EXIT_PARTIAL)
     out = sys.stdout
@@ -139,12 +145,14 @@ def _where(demo: Demo, *, dry_run: bool) -> str:
     lines = [head]
     lines += [f"  {_shown(p)}" for p in demo.archives]
     folders = sorted({p.parent for p in demo.archives})
+    command = invocation()
     lines.append("look inside:")
-    lines += [f"  pipeline-collector inspect {_shown(f)}/*.tar.gz" for f in folders]
+    lines += [f"  {command} inspect {_shown(f)}/*.tar.gz" for f in folders]
     lines.append(f"  tar -tzvf {_shown(demo.archives[0])}")
     if not dry_run:
-        lines.append(f"  pipeline-collector status --state {_shown(demo.state)}")
+        lines.append(f"  {command} status --state {_shown(demo.state)}")
         lines.append("run the demo again: it ships only what is new")
+    lines.append(f"write collectors of your own to start from: {command} init mycollectors.py")
     return "\n".join(lines) + "\n"
 
 

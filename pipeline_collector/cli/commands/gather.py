@@ -15,10 +15,11 @@ from ...run.runner import gather
 from ...stages.discover import discover
 from ...tools.metrics import write_metrics_file
 from ..console import Console, live
-from ..effects import build_lock, build_store, build_transport, flag
+from ..effects import build_lock, build_store, build_transport, flag, missing_state
 from ..exits import EXIT_PARTIAL, UsageError, exit_code
 from ..loading import collector_module, load_callable
 from ..report import report_table, run_json, summary_line
+from . import preflight
 from .common import run_command, run_config
 
 __all__ = ["run"]
@@ -36,6 +37,7 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         console.progress.config_key = discover(module)[0].key
     transport, destination = build_transport(o, env, console.redact)
     store = build_store(o.get("state"))
+    missing = missing_state(store)
     lock = build_lock(o.get("lock"), o.get("lock_name"), o.get("lock_scheme"))
     if (o.get("lock_name") or o.get("lock_scheme")) and not str(o.get("lock", "")).startswith(
         "postgres"
@@ -58,6 +60,20 @@ def _gather(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> i
         for name in ("is_licensed", "is_shipping_configured")
         if o.get(name)
     }
+    if o.get("preflight"):  # before anything is collected: the destination takes an upload
+        verdict = preflight.check(transport)
+        if not verdict.ok:
+            if transport is not None:
+                transport.close()
+            return console.error(f"preflight: {verdict}", preflight.exit_for(verdict))
+        if console.terminal:
+            console.line(f"preflight ok: {verdict}")
+    if missing is not None and console.terminal:  # said before anything is collected
+        days = config.horizon.total_seconds() / 86400
+        console.line(
+            f"state {missing} was not found: this run starts from scratch, {days:g} days"
+            " back (check --state if it should be there)"
+        )
     started = time.monotonic()
     try:
         with live(console):

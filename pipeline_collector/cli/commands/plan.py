@@ -9,6 +9,7 @@ import argparse
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ...protocols import StateStore
@@ -16,7 +17,7 @@ from ...records import Collector, Plan, State
 from ...stages.discover import discover
 from ...stages.plan import plan
 from ..console import Console
-from ..effects import build_store
+from ..effects import build_store, missing_state
 from ..exits import EXIT_OK, EXIT_PARTIAL
 from ..loading import collector_module
 from ..report import iso, plan_json, state_json
@@ -35,6 +36,7 @@ def _plan(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> int
     config = run_config(o, subset=subset)
     collectors = discover(module, config.subset)
     store = build_store(o.get("state"))
+    missing = missing_state(store)
     state = store.load() if store is not None else State()
     p = plan(
         collectors,
@@ -48,7 +50,11 @@ def _plan(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> int
         planned = {t.key for t in p.tasks}
         document = {
             **plan_json(p),
-            "state": {"store": None if store is None else repr(store), **state_json(state)},
+            "state": {
+                "store": None if store is None else repr(store),
+                "found": store is not None and missing is None,
+                **state_json(state),
+            },
             "config": {"key": p.config.key, "version": p.config.version},
             "tasks": [
                 {
@@ -66,14 +72,19 @@ def _plan(o: Mapping[str, Any], console: Console, env: Mapping[str, str]) -> int
         }
         console.out(json.dumps(document, indent=2))
     else:
-        console.out(render_plan(p, state, collectors, store))
+        console.out(render_plan(p, state, collectors, store, missing=missing))
     return EXIT_PARTIAL if p.problems else EXIT_OK
 
 
 def render_plan(
-    p: Plan, state: State, collectors: Sequence[Collector], store: StateStore | None
+    p: Plan,
+    state: State,
+    collectors: Sequence[Collector],
+    store: StateStore | None,
+    *,
+    missing: Path | None = None,
 ) -> str:
-    """The plan as text: window, state, tasks in order, problems."""
+    """The plan as text: window, state (and whether its file was found), tasks, problems."""
     days = p.horizon.total_seconds() / 86400
     lines = [
         f"now          {p.now.isoformat()}",
@@ -81,6 +92,14 @@ def render_plan(
         f"until        {p.until.isoformat()}",
         f"last_gather  {p.last_gather.isoformat()}  (horizon {days:g} days)",
         f"state        {repr(store) if store is not None else '(none: a first run)'}",
+        *(
+            [
+                f"  not found: {missing} does not exist, so a run starts from scratch,"
+                f" {days:g} days back (check the path if it should be there)"
+            ]
+            if missing is not None
+            else []
+        ),
         f"  stored last_gather  {iso(state.last_gather) or '-'}",
     ]
     if state.entries:

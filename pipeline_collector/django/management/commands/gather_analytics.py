@@ -3,7 +3,8 @@
 ``--dry-run`` (the default) collects and keeps the archives, printing their
 paths; ``--ship`` sends them and saves the bookkeeping.  The exit code is
 the ``pipeline-collector`` command's: 0 ok, 1 partial or failed, 2 bad
-usage or settings, 3 another run holds the lock, 4 gated off.
+usage or settings, 3 another run holds the lock, 4 gated off, 6 the state
+cannot be read or written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ....cli.exits import EXIT_FOR, EXIT_PARTIAL, EXIT_USAGE
+from ....cli.exits import EXIT_FOR, EXIT_PARTIAL, exit_for_error
 from ....cli.options import parse_keys, parse_when
 from ....cli.report import report_table, run_json, summary_line
 from ....errors import ConfigurationError, PipelineError, describe_exception
@@ -63,9 +64,9 @@ class Command(BaseCommand):  # type: ignore[misc]  # Django is untyped here
                 subset=options["subset"],
             )
         except ConfigurationError as e:
-            raise CommandError(str(e), returncode=EXIT_USAGE) from None
-        except PipelineError as e:
-            raise CommandError(describe_exception(e), returncode=EXIT_PARTIAL) from None
+            raise CommandError(str(e), returncode=exit_for_error(e)) from None
+        except PipelineError as e:  # a StateError exits 6: a retry meets the same state
+            raise CommandError(describe_exception(e), returncode=exit_for_error(e)) from None
         code = EXIT_FOR.get(run.status, EXIT_PARTIAL)
         if options["verbosity"] > 1 and run.plan is not None:
             self.stdout.write(report_table(run))
