@@ -19,7 +19,13 @@ from structlog.testing import capture_logs
 from support.procs import compressors, gone, open_parts, wait_gone
 
 from pipeline_collector import CollectorError, ConfigurationError
-from pipeline_collector.compress import ENV, Compression, default_compressor, get_compressor
+from pipeline_collector.compress import (
+    ENV,
+    Compression,
+    available,
+    default_compressor,
+    get_compressor,
+)
 from pipeline_collector.compress.offload import START
 from pipeline_collector.stages.chunk import cut, read_part
 from pipeline_collector.stages.rows import Rows
@@ -97,6 +103,21 @@ class TestSameParts:
         ]
         assert content(ours) == HEADER + b"".join(rows)
         assert not compressors()
+
+    @pytest.mark.parametrize("name", available())
+    def test_every_backend_writes_the_same_parts_in_the_process(
+        self, tmp_path: Path, rows: list[bytes], name: str
+    ) -> None:
+        """zlib (whose crc the process takes in order), zlib-ng and ISA-L: the threads' parts."""
+        watch = Watch([HEADER, *rows])
+        ours = cut_all(watch, tmp_path / "p", 5 * MiB, get_compressor(name, 1))
+        theirs = cut_all(
+            [HEADER, *rows], tmp_path / "t", 5 * MiB, get_compressor(name, 1, process=False)
+        )
+        assert watch.seen
+        assert part_bytes(ours) == part_bytes(theirs)
+        assert [p.crc32 for p in ours] == [p.crc32 for p in theirs]
+        assert content(ours) == HEADER + b"".join(rows)
 
     def test_a_part_moves_from_threads_to_the_process(
         self, tmp_path: Path, rows: list[bytes]

@@ -6,11 +6,11 @@ time, so they leave the second core mostly idle.  A compressor process
 (``child``, ``worker``) has an interpreter of its own: the producer's thread
 does one ``writev`` per block, and the compressed size comes back in reports.
 
-A cut starts on threads; once it has handed over ``START`` bytes it starts
-its process, and the part being written moves over as soon as the process is
-ready (the threads finish their blocks, the process appends to the same
-file, primed with the same 32 KiB).  Small cuts never start a process.  The
-part files are byte for byte the same either way.
+A cut starts compressing in the producer's own thread, block by block; once
+it has handed over ``START`` bytes it starts its process, and the part being
+written moves over as soon as the process is ready (the process appends to
+the same file, primed with the same 32 KiB).  Small cuts never start a
+process nor a thread.  The part files are byte for byte the same either way.
 
 Processes are not used (threads are, as before) where they are not allowed
 or would not help: a daemonic process (a ``multiprocessing`` daemon, Celery's
@@ -18,7 +18,8 @@ prefork pool), ``PIPELINE_COLLECTOR_COMPRESSOR_PROCESS=0`` in the environment,
 a compressor made with ``process=False``, a custom compressor, one core, a
 ``sys.executable`` that is not Python (an embedded interpreter), or a system
 that is not POSIX.  A process that cannot start is logged and the cut goes
-on on threads.
+on without it: the part in progress in the producer's thread, the next ones
+on threads.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from ..protocols import Compressor
 from . import worker
 from .backends import _BACKENDS, ZlibCompressor, deflate_bound
 from .child import WORKER, Child
+from .crc import crc32
 from .segment import SegmentWriter
+
+WINDOW = worker.WINDOW
 
 __all__ = ["ENV", "START", "Compression", "PartWriter", "ProcessWriter", "refusal"]
 
@@ -134,7 +138,7 @@ class Compression:
         self.child: Child | None = None
         self.seen = 0  # bytes handed over in this cut
         self.parts = 0
-        self.early: list[Path] = []  # parts finished on threads before the process was ready
+        self.early: list[Path] = []  # parts finished before the process was ready
 
     def writer(self, path: Path) -> PartWriter:
         """The writer of the next part, created exclusively at ``path``."""
@@ -207,8 +211,67 @@ def _create(path: Path) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+class InlineWriter:
+    """One part compressed in the caller's thread, block by block: no thread, no process.
+
+    What a part is written with until the cut's process is ready: the producer
+    compresses for those few tens of milliseconds itself, which costs less
+    memory than threads (no blocks queued, one deflater at a time).
+    """
+
+    def __init__(self, path: Path, compressor: ZlibCompressor) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._comp = compressor
+        self._raw = self._out = self._crc = 0
+        self._tail = b""
+
+    def submit(self, data: bytes, utf8: bool = False) -> None:
+        comp = self._comp
+        try:
+            if not utf8 and not data.isascii():
+                worker.check_utf8(memoryview(data))
+            deflater = comp.deflater(self._tail) if self._tail else comp.deflater()
+            out = deflater.compress(data) + comp.sync_flush(deflater)
+            worker.write_all(self._fd, out)
+        except UnicodeDecodeError as e:
+            raise CollectorError(
+                f"output is not valid UTF-8 ({e.reason} in part {self.path.name})"
+            ) from None
+        except OSError as e:
+            raise CollectorError(f"could not write part {self.path.name}: {e}") from None
+        self._crc = crc32(data, self._crc)
+        self._raw += len(data)
+        self._out += len(out)
+        n = len(data)
+        self._tail = data[-WINDOW:] if n >= WINDOW else (self._tail + data)[-WINDOW:]
+
+    def bound(self, extra: int) -> int:
+        """The compressed size if ``extra`` more bytes came in one block, at worst; exact so far."""
+        return self._out + deflate_bound(extra)
+
+    def settle(self) -> None:
+        """Everything handed over is written already."""
+
+    def release(self) -> tuple[int, int, int, bytes]:
+        """Stop here: ``(raw_size, deflated_size, crc32, tail)`` for the process to go on."""
+        raw, out, crc = self.close()
+        return raw, out, crc, self._tail
+
+    def close(self) -> tuple[int, int, int]:
+        """Finish the segment; return ``(raw_size, deflated_size, crc32)``."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        return self._raw, self._out, self._crc
+
+    def abort(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
 class ProcessWriter:
-    """One part, compressed in the cut's process; on threads until the process is ready."""
+    """One part, compressed in the cut's process; in this thread until the process is ready."""
 
     def __init__(self, path: Path, compression: Compression, number: int) -> None:
         self.path = path
@@ -216,10 +279,11 @@ class ProcessWriter:
         self._comp = compression
         self._number = number
         self._child: Child | None = None
-        self._threads: SegmentWriter | None = None
+        self._inline: InlineWriter | None = None
         child = compression.ready()
         if child is None:
-            self._threads = SegmentWriter(path, compression.compressor)
+            assert isinstance(compression.compressor, ZlibCompressor)
+            self._inline = InlineWriter(path, compression.compressor)
         else:
             _create(path)
             self._attach(child, 0, 0, 0, b"")
@@ -237,13 +301,13 @@ class ProcessWriter:
     def submit(self, data: bytes, utf8: bool = False) -> None:
         """Hand a block over; ``utf8``: known to be UTF-8 (encoded from ``str``), not checked."""
         self.submitted += len(data)
-        threads = self._threads
-        if threads is not None:
-            threads.submit(data, utf8)
+        inline = self._inline
+        if inline is not None:
+            inline.submit(data, utf8)
             child = self._comp.noted(len(data))
             if child is not None:
-                self._threads = None
-                self._attach(child, *threads.release())
+                self._inline = None
+                self._attach(child, *inline.release())
             return
         assert self._child is not None
         self._bounds.append(self._bounds[-1] + deflate_bound(len(data)))
@@ -270,24 +334,24 @@ class ProcessWriter:
 
     def bound(self, extra: int) -> int:
         """An upper bound of the compressed size if ``extra`` more bytes came in one block."""
-        if self._threads is not None:
-            return self._threads.bound(extra)
+        if self._inline is not None:
+            return self._inline.bound(extra)
         if self._done < self._sent:
             self._drain(False)
         return self._out + self._bounds[-1] - self._bounds[self._done] + deflate_bound(extra)
 
     def settle(self) -> None:
         """Wait until everything handed over is written, so ``bound`` is exact."""
-        if self._threads is not None:
-            self._threads.settle()
+        if self._inline is not None:
+            self._inline.settle()
             return
         while self._done < self._sent:
             self._drain(True)
 
     def close(self) -> tuple[int, int, int]:
         """Finish the segment; return ``(raw_size, deflated_size, crc32)``."""
-        if self._threads is not None:
-            done = self._threads.close()
+        if self._inline is not None:
+            done = self._inline.close()
             self._comp.early.append(self.path)
             return done
         assert self._child is not None
@@ -303,8 +367,8 @@ class ProcessWriter:
 
     def abort(self) -> None:
         """Stop and remove the part; the process goes with it (the cut is over)."""
-        if self._threads is not None:
-            self._threads.abort()
+        if self._inline is not None:
+            self._inline.abort()
             return
         self._comp.kill()
         self.path.unlink(missing_ok=True)
