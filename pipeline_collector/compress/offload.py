@@ -46,6 +46,7 @@ __all__ = ["ENV", "START", "Compression", "PartWriter", "ProcessWriter", "refusa
 
 ENV = "PIPELINE_COLLECTOR_COMPRESSOR_PROCESS"
 START = 1 << 21  # bytes a cut hands over before it starts its process: small cuts never do
+UNREAD = 1024  # blocks whose reports may wait unread (32 KiB of the 64 KiB report pipe)
 _BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 log = logger("chunk")
@@ -195,9 +196,16 @@ class Compression:
             self.child = None
 
     def close(self) -> None:
-        """End the process (orderly); every part must be closed or aborted first."""
+        """End the process; every part must be closed or aborted first.
+
+        A process that is not ready yet holds no file: it is killed rather
+        than waited for.
+        """
         if self.child is not None:
-            self.child.end()
+            if self.child.ready:
+                self.child.end()
+            else:
+                self.child.kill()
             self.child = None
 
     def kill(self) -> None:
@@ -313,6 +321,8 @@ class ProcessWriter:
         self._bounds.append(self._bounds[-1] + deflate_bound(len(data)))
         self._sent += 1
         self._child.send(worker.BLOCK, utf8, self._number, data)
+        if self._sent - self._done > UNREAD:
+            self._drain(False)  # a caller that never asks the size: keep the reports moving
 
     def _drain(self, block: bool) -> None:
         assert self._child is not None
