@@ -38,9 +38,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs this process 2 MiB
     from typing import Any, NoReturn
 
-    # raw size, crc32, the block's buffer, the output and its sync flush (None: it
-    # failed), and (what failed, why)
-    Done = tuple[int, int, bytearray, tuple[bytes, bytes] | None, tuple[int, str]]
+    # raw size, crc32, the block's buffer (while its crc is still to be taken), the
+    # output and its sync flush (None: it failed), and (what failed, why)
+    Done = tuple[int, int, bytearray | None, tuple[bytes, bytes] | None, tuple[int, str]]
 
 _signal: Any = __import__("_signal")  # not ``signal``, which imports enum
 
@@ -228,7 +228,17 @@ class Worker:
                     error = (BAD_UTF8, e.reason)
                 except Exception as e:  # reported to the parent, which fails the part
                     error = (OTHER, f"{type(e).__name__}: {e}")
-            self.deliver(part, seq, (size, crc, buf, out, error))
+            kept: bytearray | None = buf
+            if self.combine is not None:
+                # Free at once, not when written in order: a block done before the
+                # one ahead of it would keep its buffer from the next block to read.
+                self.recycle(buf)
+                kept = None
+            self.deliver(part, seq, (size, crc, kept, out, error))
+
+    def recycle(self, buf: bytearray) -> None:
+        """A buffer for the next block; one grown for a large record is dropped."""
+        self.free.put(buf if len(buf) == BUFFER else bytearray(BUFFER))
 
     def deliver(self, part: Part, seq: int, done: Done) -> None:
         """Write the blocks next in order and report each; their buffers are free again."""
@@ -239,7 +249,8 @@ class Worker:
                 part.written += 1
                 if not part.failed:
                     self.write(part, size, crc, buf, out, error)
-                self.free.put(buf if len(buf) == BUFFER else bytearray(BUFFER))
+                if buf is not None:
+                    self.recycle(buf)
             if part.closing is not None and part.written == part.sent:
                 part.closing.put(None)
                 part.closing = None
@@ -249,7 +260,7 @@ class Worker:
         part: Part,
         size: int,
         crc: int,
-        buf: bytearray,
+        buf: bytearray | None,
         out: tuple[bytes, bytes] | None,
         error: tuple[int, str],
     ) -> None:
@@ -266,6 +277,7 @@ class Worker:
         if self.combine is not None:
             part.crc = self.combine(part.crc, crc, size) & 0xFFFFFFFF
         else:  # zlib alone has no crc32_combine: the crc is taken in order, here
+            assert buf is not None
             part.crc = self.crc32(memoryview(buf)[:size], part.crc)
         part.raw += size
         part.out += len(out[0]) + len(out[1])
