@@ -246,10 +246,10 @@ def spawn(h: Harness, *args: str) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    result["rss_children"] = watch.total
-    result["children"] = len(watch.peaks)
-    result["rss_tree"] = result["rss"] + watch.total
-    result["rss_shared_once"] = result["rss"] + watch.own
+    result["rss_children"] = sum(watch.children.values())
+    result["children"] = len(watch.children)
+    result["rss_tree"] = max(result["rss"], watch.peak)
+    result["rss_shared_once"] = max(result["rss"], watch.shared_once)
     # The server's processes are others too; for PostgreSQL cases the figure
     # counts them (their CPU is part of what a COPY costs).
     result["others"] = max(0.0, (machine_busy() - b0 - child) / elapsed)
@@ -352,11 +352,12 @@ def end_to_end(
         " subprocess just before the gather; `wall / producer` is per run, then the median."
         " `own MiB/s` = MiB / (wall - producer).  `CPU/wall` counts all threads of the case's"
         " process and of the processes it started (2.0 = both cores busy).  `peak RSS (tree)`:"
-        " the case's own peak plus the peak of each process it started (the compressor"
-        " process: `of which children`), the pages they share (the interpreter's code and"
-        " libraries) counted in each; `shared pages once`: the case's peak plus each started"
-        " process's peak anonymous memory.  `others' cores`: cores used by other processes"
-        " while the case ran.\n"
+        " the largest sum of the RSS of the case's process and of the processes it started,"
+        " sampled every 20 ms (never below the case's own peak), the pages they share (the"
+        " interpreter's code and libraries) counted in each; `of which children`: the started"
+        " processes' own peaks (the compressor process); `shared pages once`: the same sum"
+        " with the started processes' anonymous memory only.  `others' cores`: cores used by"
+        " other processes while the case ran.\n"
     )
     if old:
         h.add(goals.e2e_goals(runs, sizes, kinds, f"new {settings[0]}"))

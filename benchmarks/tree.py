@@ -1,15 +1,22 @@
-"""Peak RSS of the processes a case starts, watched from the driver.
+"""Peak RSS of a case's whole process tree, watched from the driver.
 
 A case runs in a process of its own and reads its own peak (``VmHWM``) at the
 end; the processes it starts (the compressor process) have ended by then.
-``TreeWatch`` samples, from a thread of the driver (outside the measured
-tree), the ``VmHWM`` of every process below the case, so a case's figure
-is its whole tree's: its own peak plus each descendant's.  ``VmHWM`` only
-grows, so sampling misses at most what a process adds in its last
-``every`` seconds.  Summed peaks count twice the pages processes share (the
-interpreter's code, its libraries): an upper bound of the tree's memory.
-The peak of each descendant's ``RssAnon`` (its own memory, sampled) is kept
-too: the case's peak plus those counts the shared pages once.
+``TreeWatch`` samples, every ``every`` seconds from a thread of the driver
+(outside the measured tree), the RSS of the case's process and of every
+process below it, and keeps:
+
+* ``peak``: the largest sum of their RSS at one moment, the tree's peak RSS
+  (at least the case's own ``VmHWM``, which the case adds at the end);
+* ``shared_once``: the same with each started process's anonymous RSS only:
+  the pages a started interpreter shares with the case's (its code,
+  libpython, libc, the deflate library: about 6 MiB) counted once;
+* ``children``: each started process's own peak (``VmHWM``).
+
+Sampling misses a peak shorter than ``every``: the case's own ``VmHWM`` is
+exact, so the tree's figure is never below it.  A process forked and not yet
+running a program of its own still maps the case's memory: it is skipped
+until its command line changes.
 """
 
 from __future__ import annotations
@@ -37,35 +44,50 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def memory_mib(pid: int) -> tuple[float, float] | None:
-    """``pid``'s peak RSS and its anonymous RSS now, in MiB; None once it is gone."""
+def memory_mib(pid: int) -> dict[str, float]:
+    """``pid``'s ``VmHWM``, ``VmRSS`` and ``RssAnon`` in MiB; empty once it is gone."""
     found: dict[str, float] = {}
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(("VmHWM:", "RssAnon:")):
+            if line.startswith(("VmHWM:", "VmRSS:", "RssAnon:")):
                 found[line.split(":")[0]] = int(line.split()[1]) / 1024
-    if len(found) < 2:
-        return None
-    return found["VmHWM"], found["RssAnon"]
+    return found if len(found) == 3 else {}
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 class TreeWatch:
-    """The peak RSS of each process below ``pid`` while the block runs, in MiB."""
+    """The peak RSS of ``pid``'s process tree while the block runs, in MiB."""
 
     def __init__(self, pid: int, every: float = 0.02) -> None:
         self.pid, self.every = pid, every
-        self.peaks: dict[int, float] = {}
-        self.anon: dict[int, float] = {}
+        self.peak = self.shared_once = 0.0
+        self.children: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="tree-watch", daemon=True)
 
     def _watch(self) -> None:
+        command = _command(self.pid)
         while not self._stop.wait(self.every):
+            root = memory_mib(self.pid)
+            if not root:
+                continue
+            total = once = root["VmRSS"]
             for pid in descendants(self.pid):
+                if _command(pid) in (command, b""):
+                    continue  # forked, not yet a program of its own: the case's memory
                 seen = memory_mib(pid)
-                if seen is not None:
-                    self.peaks[pid] = max(seen[0], self.peaks.get(pid, 0.0))
-                    self.anon[pid] = max(seen[1], self.anon.get(pid, 0.0))
+                if seen:
+                    total += seen["VmRSS"]
+                    once += seen["RssAnon"]
+                    self.children[pid] = max(seen["VmHWM"], self.children.get(pid, 0.0))
+            self.peak = max(self.peak, total)
+            self.shared_once = max(self.shared_once, once)
 
     def __enter__(self) -> TreeWatch:
         self._thread.start()
@@ -79,13 +101,3 @@ class TreeWatch:
     ) -> None:
         self._stop.set()
         self._thread.join()
-
-    @property
-    def total(self) -> float:
-        """The descendants' peaks, summed."""
-        return sum(self.peaks.values())
-
-    @property
-    def own(self) -> float:
-        """The descendants' peak anonymous memory, summed: what they hold that is theirs."""
-        return sum(self.anon.values())

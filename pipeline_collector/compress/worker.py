@@ -1,7 +1,8 @@
 """The compressor process: a cut's blocks deflated on every core, away from the producer's GIL.
 
-``child`` starts it as ``python -I -S worker.py MODULE LEVEL THREADS [PATH]``
-and talks to it through two pipes: orders and blocks come in on stdin, one
+``child`` starts it as ``python -I -S -c BOOT .../worker.py MODULE LEVEL THREADS
+[PATH]`` (``BOOT`` imports this module and calls ``main``) and talks to it
+through two pipes: orders and blocks come in on stdin, one
 fixed-size report per written block goes out on stdout.  It imports only
 modules written in C beside the deflate backend (``_thread``, ``_queue``,
 ``_signal``, no ``threading`` or ``typing``, whose imports cost more memory
