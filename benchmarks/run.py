@@ -47,10 +47,12 @@ from typing import Any, cast
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import goals  # noqa: E402
 import oldlib  # noqa: E402
 import postgres  # noqa: E402
 import workload  # noqa: E402
 from harness import Harness, machine_busy, median, spread, table  # noqa: E402
+from tree import TreeWatch  # noqa: E402
 
 MiB = 1 << 20
 BLOCK = (
@@ -79,8 +81,12 @@ def _quiet_logs() -> None:
 
 
 def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """CPU seconds of this process and of its children that ended (the compressor's)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
 
 
 def _rss_mib() -> float:
@@ -108,6 +114,13 @@ def _drain(it: Iterable[Any]) -> float:
     return time.perf_counter() - start
 
 
+def _rows(size: int, kind: str) -> Iterator[bytes | str]:
+    """The rows a collector of ``kind`` yields: ``str`` one at a time for ``cursor``."""
+    if kind in workload.STR_ROWS:
+        return iter(workload.text_rows(size, kind=kind))
+    return iter(workload.rows(size, kind=kind))
+
+
 def _new_collectors(size: int, kind: str) -> list[Callable[..., Any]]:
     from pipeline_collector import register
 
@@ -116,8 +129,8 @@ def _new_collectors(size: int, kind: str) -> list[Callable[..., Any]]:
         return {"version": "benchmark"}
 
     @register("job_events", "1.0", format="csv", description="job events")
-    def job_events(**kwargs: Any) -> Iterator[bytes]:
-        return workload.rows(size, kind=kind)
+    def job_events(**kwargs: Any) -> Iterator[bytes | str]:
+        return _rows(size, kind)
 
     return [config, job_events]
 
@@ -162,9 +175,7 @@ def case(a: argparse.Namespace) -> dict[str, Any]:
         return pg_case(a)
     workload.warm(kind=a.kind, text=a.case == "old")
     producer = _drain(
-        workload.text_rows(a.size, kind=a.kind)
-        if a.case == "old"
-        else workload.rows(a.size, kind=a.kind)
+        workload.text_rows(a.size, kind=a.kind) if a.case == "old" else _rows(a.size, a.kind)
     )
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -220,16 +231,25 @@ def run_case(argv: list[str]) -> None:
 
 
 def spawn(h: Harness, *args: str) -> dict[str, Any]:
-    """Run one case in a fresh interpreter; add how many cores others used meanwhile."""
+    """Run one case in a fresh interpreter; add how many cores others used meanwhile, and
+    the peak RSS of the processes it started (``tree.py``)."""
     h.quiet()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--case", *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     b0, t0 = machine_busy(), time.monotonic()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with TreeWatch(proc.pid) as watch:
+        stdout, stderr = proc.communicate()
     elapsed = time.monotonic() - t0
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stdout, stderr)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["rss_children"] = sum(watch.children.values())
+    result["children"] = len(watch.children)
+    result["rss_tree"] = max(result["rss"], watch.peak)
+    result["rss_shared_once"] = max(result["rss"], watch.shared_once)
     # The server's processes are others too; for PostgreSQL cases the figure
     # counts them (their CPU is part of what a COPY costs).
     result["others"] = max(0.0, (machine_busy() - b0 - child) / elapsed)
@@ -294,7 +314,9 @@ def end_to_end(
                         f"{mib / own:.0f}" if own > 0 else "-",
                         vs_old,
                         f"{median(x['cpu'] / x['wall'] for x in rs):.2f}",
-                        spread((x["rss"] for x in rs), "{:.1f}"),
+                        spread((tree_rss(x) for x in rs), "{:.1f}"),
+                        f"{median(x.get('rss_children', 0.0) for x in rs):.1f}",
+                        f"{median(x.get('rss_shared_once', x['rss']) for x in rs):.1f}",
                         rs[0]["archives"],
                         f"{median(x['compressed'] for x in rs) / MiB:.1f}",
                         size_vs,
@@ -316,7 +338,9 @@ def end_to_end(
                 "own MiB/s",
                 "faster than old",
                 "CPU/wall",
-                "peak RSS MiB",
+                "peak RSS MiB (tree)",
+                "of which children",
+                "tree, shared pages once",
                 "archives",
                 "compressed MiB",
                 "size vs old",
@@ -326,9 +350,17 @@ def end_to_end(
         )
         + "\n\nThe producer (the rows made and dropped, nothing else) is timed alone in the same"
         " subprocess just before the gather; `wall / producer` is per run, then the median."
-        " `own MiB/s` = MiB / (wall - producer).  `CPU/wall` counts all threads (2.0 = both"
-        " cores busy).  `others' cores`: cores used by other processes while the case ran.\n"
+        " `own MiB/s` = MiB / (wall - producer).  `CPU/wall` counts all threads of the case's"
+        " process and of the processes it started (2.0 = both cores busy).  `peak RSS (tree)`:"
+        " the largest sum of the RSS of the case's process and of the processes it started,"
+        " sampled every 20 ms (never below the case's own peak), the pages they share (the"
+        " interpreter's code and libraries) counted in each; `of which children`: the started"
+        " processes' own peaks (the compressor process); `shared pages once`: the same sum"
+        " with the started processes' anonymous memory only.  `others' cores`: cores used by"
+        " other processes while the case ran.\n"
     )
+    if old:
+        h.add(goals.e2e_goals(runs, sizes, kinds, f"new {settings[0]}"))
 
 
 def _part_content(part: Any, header_len: int, first: bool) -> Iterator[bytes]:
@@ -377,7 +409,7 @@ def _blocks(size: int, kind: str) -> Iterator[Any]:
     from pipeline_collector.stages.rows import Rows
 
     it = workload.rows(size, kind=kind)
-    per = max(1, BLOCK // (540 if kind == "jobs" else 1070))
+    per = max(1, BLOCK // workload.PER_ROW[kind])
     while batch := list(islice(it, per)):
         yield Rows(b"".join(batch), len(batch))
 
@@ -396,6 +428,7 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
         expected_size += len(row)
     want = expected.hexdigest()
     results: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}  # CPU seconds, the compressor process's included
     checks: dict[str, bool] = {}
     variants = [(f"cut, {s}", *_spec(s)) for s in settings] + [
         ("cut, zlib:0 (stored)", "zlib", 0),
@@ -410,7 +443,7 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
         if label.startswith(LOOP):
             return loop_only(label)
         try:
-            t0 = time.perf_counter()
+            c0, t0 = _cpu(), time.perf_counter()
             parts = list(
                 chunk.cut(
                     _blocks(size, kind) if "blocks" in label else workload.rows(size, kind=kind),
@@ -421,6 +454,7 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
                 )
             )
             results.setdefault(label, []).append(time.perf_counter() - t0)
+            cpus.setdefault(label, []).append(_cpu() - c0)
             if label not in checks:
                 got = hashlib.sha256()
                 for i, p in enumerate(parts):
@@ -432,13 +466,14 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
 
     def loop_only(label: str) -> None:
         """The cut loop with a writer that counts the bytes and drops them."""
-        from pipeline_collector import cutter as module
+        from pipeline_collector.compress import offload
 
-        cutter: Any = module  # its writer is swapped for the null one, then put back
-        real = cutter.SegmentWriter
-        cutter.SegmentWriter = _NullWriter
+        # The cut's writer factory is swapped for the null writer, then put back.
+        compression: Any = offload.Compression
+        real = compression.writer
+        compression.writer = lambda self, path: _NullWriter(path, None)
         try:
-            t0 = time.perf_counter()
+            c0, t0 = _cpu(), time.perf_counter()
             parts = list(
                 chunk.cut(
                     _blocks(size, kind) if "blocks" in label else workload.rows(size, kind=kind),
@@ -448,16 +483,17 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
                 )
             )
             results.setdefault(label, []).append(time.perf_counter() - t0)
+            cpus.setdefault(label, []).append(_cpu() - c0)
             checks[label] = sum(p.raw_size for p in parts) - len(workload.header(kind)) * len(
                 parts
             ) == (expected_size - len(workload.header(kind)))
         finally:
-            cutter.SegmentWriter = real
+            compression.writer = real
 
     def theirs(label: str, compress: bool) -> None:
         folder = Path(tempfile.mkdtemp(prefix="bench-split-"))
         try:
-            t0 = time.perf_counter()
+            c0, t0 = _cpu(), time.perf_counter()
             out = splitter(
                 filespec=str(folder / "job_events_table.csv"), max_file_size=DEFAULT_MAX_DATA
             )
@@ -472,6 +508,7 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
                             dst.write(c.compress(block))
                         dst.write(c.flush())
             results.setdefault(label, []).append(time.perf_counter() - t0)
+            cpus.setdefault(label, []).append(_cpu() - c0)
             if label not in checks:
                 got = hashlib.sha256()
                 for i, name in enumerate(files):
@@ -529,6 +566,7 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
                 spread(results[label]),
                 "-" if small else f"{size / own[label] / MiB:.0f}",
                 ratio if not label.startswith("CsvFile") else "",
+                f"{median(c / w for c, w in zip(cpus[label], results[label], strict=True)):.2f}",
                 "yes" if checks[label] else "NO",
             ]
         )
@@ -536,7 +574,9 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
         f"### Chunking alone: {size // MiB} MiB of `{kind}` rows, max_data_size"
         f" {DEFAULT_MAX_DATA // MiB} MiB, compressor blocks of {chunk.CHUNK // 1024} KiB"
         f" (median (min-max) of {reps})\n\n"
-        + table(["what", "wall s", "own MiB/s", "ratio of own time", "byte-exact"], rows)
+        + table(
+            ["what", "wall s", "own MiB/s", "ratio of own time", "CPU/wall", "byte-exact"], rows
+        )
         + f"\n\nProducer alone: {pb:.2f} s (bytes rows), {pk:.2f} s (the same rows joined"
         f" into `Rows` blocks of about {BLOCK // 1024} KiB, as `copy_rows` hands them over),"
         f" {pt:.2f} s (str rows, fed to the old splitter); `own` subtracts it.  Byte-exact: parts decompressed and concatenated,"
@@ -544,7 +584,8 @@ def chunking(h: Harness, size: int, reps: int, kind: str, settings: list[str]) -
         " cuts, so it is set against the splitter plus the gzip 9 the old library then ran on"
         " the same files; `zlib:0` (stored blocks: zlib still copies every byte, about 450 MiB/s"
         " a core) and the cut loop alone are set against the bare splitter, which writes its"
-        " files (the loop alone writes nothing; its check is the byte count).  Cores used by"
+        " files (the loop alone writes nothing; its check is the byte count).  `CPU/wall`:"
+        " this process's threads and the compressor process it started.  Cores used by"
         f" other processes meanwhile: {spread(others)}.\n"
     )
 
@@ -695,7 +736,7 @@ def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) 
                 f"{size / MiB / median(x['wall'] for x in rs):.0f}",
                 spread(ratios, "{:.2f}x"),
                 f"{median(x['cpu'] / x['wall'] for x in rs):.2f}",
-                spread((x["rss"] for x in rs), "{:.1f}"),
+                spread((tree_rss(x) for x in rs), "{:.1f}"),
                 rs[0]["archives"] or "",
                 f"{median(x['compressed'] for x in rs) / MiB:.1f}" if rs[0]["archives"] else "",
                 spread((x["others"] for x in rs), "{:.2f}"),
@@ -712,7 +753,7 @@ def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) 
                 "MiB/s",
                 "vs COPY alone",
                 "CPU/wall (client)",
-                "peak RSS MiB",
+                "peak RSS MiB (client tree)",
                 "archives",
                 "compressed MiB",
                 "others' cores",
@@ -720,9 +761,22 @@ def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) 
             table_rows,
         )
         + "\n\nThe server runs on the same machine: its CPU is in `others' cores`, not in the"
-        " client's CPU/wall.  `vs COPY alone`: each run's wall over the COPY run of the same"
-        " repetition.\n"
+        " client's CPU/wall (the client's includes its compressor process).  `vs COPY alone`:"
+        " each run's wall over the COPY run of the same repetition."
+        + goals.pg_goal(pg_ratios(runs, "pg-new"))
+        + "\n"
     )
+
+
+def tree_rss(x: dict[str, Any]) -> float:
+    """A case's peak RSS with its children's (figures from before they were kept: its own)."""
+    return float(x.get("rss_tree", x["rss"]))
+
+
+def pg_ratios(runs: list[dict[str, Any]], kind: str) -> list[float]:
+    """Each ``kind`` run's wall over the COPY run of its repetition."""
+    floor = {x["rep"]: x["wall"] for x in runs if x["impl"] == "pg-copy"}
+    return [x["wall"] / floor[x["rep"]] for x in runs if x["impl"] == kind and x["rep"] in floor]
 
 
 def machine() -> str:

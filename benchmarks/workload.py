@@ -30,6 +30,18 @@ its producer costs what a real one costs.
 True
 >>> wide == "".join(text_rows(1 << 16, kind="wide")).encode()
 True
+
+A third, ``cursor``, is a pure-Python producer as a Django cursor loop is:
+the job-event columns of ``jobs`` come as a row tuple of Python values and
+each row is formatted into one CSV ``str`` (timestamps, counters and ids
+computed per row) and handed over one at a time.  It costs about 3 us a
+row, so a run's own work has to hide beside it on the other core.
+
+>>> cursor = "".join(text_rows(1 << 16, kind="cursor"))
+>>> cursor.startswith(HEADER.decode()) and len(cursor.splitlines()) > 100
+True
+>>> b"".join(rows(1 << 16, kind="cursor")) == cursor.encode()
+True
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from typing import Any
 
 __all__ = [
     "HEADER",
@@ -196,6 +209,8 @@ def warm(seed: int = SEED, kind: str = "jobs", text: bool = True) -> None:
     """
     if kind == "wide":
         _wide_pool(seed)
+    elif kind == "cursor":
+        _cursor_pool(seed)
     elif text:
         _text_pool(seed)
     else:
@@ -333,26 +348,121 @@ def _wide_rows(size: int, seed: int = SEED) -> Iterator[bytes]:
         yield row.encode()
 
 
-KINDS = ("jobs", "wide")
+# --- the third workload: job events formatted per row from Python values ------
+
+
+@cache
+def _cursor_pool(seed: int) -> tuple[tuple[Any, ...], ...]:
+    """Distinct rows as a cursor returns them: Python values, the text not yet quoted."""
+    rnd = random.Random(seed + 2)
+    out = []
+    for _ in range(POOL_ROWS):
+        host_id = rnd.randrange(1, 400)
+        host = f"node-{host_id:03d}.{rnd.choice(('prod', 'stage', 'dev'))}.example.com"
+        event = rnd.choices([e for e, _ in _EVENTS], [w for _, w in _EVENTS])[0]
+        task = rnd.choice(_TASKS)
+        changed = event == "runner_on_changed"
+        failed = event in ("runner_on_failed", "runner_on_unreachable")
+        data = (
+            f'{{"host": "{host}", "task": "{task}", "resolved_action": "{rnd.choice(_MODULES)}",'
+            f' "res": {{"changed": {str(changed).lower()}, "rc": {int(failed)}}},'
+            f' "duration": {rnd.random() * 4:.6f}, "task_uuid": "{_uuid(rnd)}"}}'
+        )
+        if event == "runner_on_failed":
+            stdout = f"fatal: [{host}]: FAILED! => rc=1\nmsg: see log, line {rnd.randrange(999)}"
+        elif event == "playbook_on_task_start":
+            stdout = f"\nTASK [{task}] " + "*" * rnd.randrange(20, 60)
+        elif event in ("runner_on_ok", "runner_on_changed"):
+            stdout = f"{'changed' if changed else 'ok'}: [{host}]"
+        else:
+            stdout = ""
+        out.append(
+            (
+                _uuid(rnd),
+                _uuid(rnd),
+                host_id,
+                host,
+                event,
+                failed,
+                changed,
+                rnd.choice(_PLAYBOOKS),
+                task,
+                rnd.choice(_ROLES),
+                data,
+                stdout,
+                rnd.randrange(900),
+            )
+        )
+    return tuple(out)
+
+
+def _csv(text: str) -> str:
+    """A text field as PostgreSQL's CSV writes it: quoted when it must be."""
+    if not text or "," in text or '"' in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _stamp(ms: int) -> str:
+    """A timestamp ``ms`` milliseconds into November 2026, as PostgreSQL's CSV writes it."""
+    return (
+        f"2026-11-{1 + ms // 86_400_000 % 28:02d} {ms // 3_600_000 % 24:02d}:"
+        f"{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}000+00"
+    )
+
+
+def _cursor_text_rows(size: int, seed: int = SEED) -> Iterator[str]:
+    """One ``str`` per row, formatted from the row's values as a cursor loop does."""
+    pool = _cursor_pool(seed)
+    k = len(pool)
+    yield HEADER.decode()
+    total = len(HEADER)
+    i = 0
+    while total < size:
+        uuid, parent, host_id, host, event, failed, changed, book, task, role, data, out, lag = (
+            pool[i % k]
+        )
+        ms = i * 37
+        row = (
+            f"{FIRST_ID + i},{_stamp(ms)},{_stamp(ms + lag)},"
+            f"{uuid},{parent},{9000 + i // 2000},{host_id},{host},{event},{i % 500 + 1},"
+            f"{'t' if failed else 'f'},{'t' if changed else 'f'},{book},all,{_csv(task)},"
+            f"{role},{_csv(data)},{_csv(out)}\n"
+        )
+        total += len(row)  # ASCII: characters are bytes
+        i += 1
+        yield row
+
+
+def _cursor_rows(size: int, seed: int = SEED) -> Iterator[bytes]:
+    for row in _cursor_text_rows(size, seed):
+        yield row.encode()
+
+
+KINDS = ("jobs", "wide", "cursor")
+PER_ROW = {"jobs": 540, "wide": 1070, "cursor": 520}  # bytes a row, about
+STR_ROWS = ("cursor",)  # workloads whose collector yields str, one row at a time
 
 
 def header(kind: str = "jobs") -> bytes:
     """The header line of workload ``kind``."""
-    return {"jobs": HEADER, "wide": WIDE_HEADER}[kind]
+    return {"jobs": HEADER, "wide": WIDE_HEADER, "cursor": HEADER}[kind]
 
 
 def rows(size: int, seed: int = SEED, kind: str = "jobs") -> Iterator[bytes]:
     """The header, then rows of workload ``kind`` until at least ``size`` bytes were yielded."""
     if kind not in KINDS:
         raise ValueError(f"unknown workload {kind!r}; known: {KINDS}")
-    return _wide_rows(size, seed) if kind == "wide" else _job_rows(size, seed)
+    return {"wide": _wide_rows, "cursor": _cursor_rows}.get(kind, _job_rows)(size, seed)
 
 
 def text_rows(size: int, seed: int = SEED, kind: str = "jobs") -> Iterator[str]:
     """The same rows as ``rows``, as ``str`` (what psycopg2 writes into a text file)."""
     if kind not in KINDS:
         raise ValueError(f"unknown workload {kind!r}; known: {KINDS}")
-    return _wide_text_rows(size, seed) if kind == "wide" else _job_text_rows(size, seed)
+    return {"wide": _wide_text_rows, "cursor": _cursor_text_rows}.get(kind, _job_text_rows)(
+        size, seed
+    )
 
 
 def block(size: int, seed: int = SEED, kind: str = "jobs") -> bytes:

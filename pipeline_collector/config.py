@@ -33,7 +33,7 @@ from attrs import field, frozen
 from .errors import ConfigurationError
 from .naming import check_prefix
 from .records import Mode
-from .units import human_bytes
+from .units import MOST_BYTES, human_bytes
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -57,7 +57,6 @@ SANE_SIZE = 2**20
 # Room kept in a lone part's archive for config.json and the metadata members.
 RESERVE = 64 * 2**10
 # No size or count past these is meant: a typo, not a setting (2**62 bytes = 4 EiB).
-MOST_BYTES = 2**62
 _MOST_IN_FLIGHT = 1 << 20
 _MOST_SECONDS = 1e6
 

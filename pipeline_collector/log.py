@@ -192,6 +192,12 @@ EVENTS: Mapping[str, Event] = _catalogue(
     Event("record.oversized", ("chunk", "compat"), "warning",
           ("key", "part", "file", "bytes", "header_bytes", "limit"),
           "A single record exceeds the part limit and goes alone into its own part."),
+    Event("compressor.threads", ("chunk",), "debug", ("key", "reason"),
+          "A cut compresses on threads in this process, not in a compressor process of its"
+          " own: processes are turned off or not allowed here (the reason says which)."),
+    Event("compressor.process_failed", ("chunk",), "warning", ("key", "reason"),
+          "The cut's compressor process could not start or ended before it was ready: the"
+          " cut goes on on threads."),
     # guard
     Event("schema.changed", ("guard",), "error",
           ("key", "version", "window", "before", "now", "error"),

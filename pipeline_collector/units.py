@@ -6,7 +6,11 @@ line, kept apart so that none has to import the others.
 
 from __future__ import annotations
 
-__all__ = ["human_bytes", "human_seconds", "valid_text"]
+import argparse
+import re
+from decimal import Decimal
+
+__all__ = ["MOST_BYTES", "human_bytes", "human_seconds", "parse_size", "valid_text"]
 
 
 def valid_text(text: str) -> str:
@@ -55,3 +59,38 @@ def human_seconds(seconds: float) -> str:
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"
+
+
+# No size past this is meant: a typo, not a setting (2**62 bytes = 4 EiB).
+MOST_BYTES = 2**62
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?(b)?|(b))?$", re.IGNORECASE)
+_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes: ``1048576``, ``50MiB``, ``100M`` (binary), ``100MB`` (decimal).
+
+    >>> parse_size("50MiB"), parse_size("100M"), parse_size("1kB"), parse_size("512")
+    (52428800, 104857600, 1000, 512)
+    """
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; use bytes or a unit, e.g. 50MiB, 100M, 200MB"
+        )
+    number, letter, binary, decimal_b, _ = match.groups()
+    factor = 1
+    if letter:
+        base = 1000 if decimal_b and not binary else 1024
+        factor = base ** _POWERS[letter.lower()]
+    if len(number) > 30:  # past any size meant, and past what a float holds exactly
+        raise argparse.ArgumentTypeError(f"a size of {len(number)} digits is out of range")
+    value = int(Decimal(number) * factor)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size must be positive")
+    if value > MOST_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()!r} is out of range: at most {MOST_BYTES} bytes (4 EiB)"
+        )
+    return value

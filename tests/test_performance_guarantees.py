@@ -204,17 +204,22 @@ class TestParallelCompression:
     def test_parts_do_not_depend_on_the_number_of_workers(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Blocks compressed on one, two or four threads make byte-identical parts."""
+        """Blocks compressed on one, two or four threads, or in a compressor process, make
+        byte-identical parts."""
         rows = hex_rows(random.Random(3), 9000, 500) + text_rows(random.Random(4), 9000, 300)
+        default = pc.default_compressor()
         outputs = []
-        for workers in (1, 2, 4):
-            monkeypatch.setattr(SegmentWriter, "workers", workers)
+        for workers in (1, 2, 4, 0):  # 0: the compressor process, as by default
+            comp = default if not workers else get_compressor(default.name, process=False)
+            monkeypatch.setattr(SegmentWriter, "workers", workers or 2)
             folder = tmp_path / str(workers)
             folder.mkdir()
-            parts = list(cut([HEADER, *rows], key="k", directory=folder, limit=3 * MiB))
+            parts = list(
+                cut([HEADER, *rows], key="k", directory=folder, limit=3 * MiB, compressor=comp)
+            )
             assert b"".join(read_part(p)[len(HEADER) :] for p in parts) == b"".join(rows)
             outputs.append([p.path.read_bytes() for p in parts])
-        assert outputs[0] == outputs[1] == outputs[2]
+        assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
 
     @pytest.mark.parametrize("name", available())
     def test_primed_blocks_keep_the_ratio_of_one_stream(self, tmp_path: Path, name: str) -> None:

@@ -38,6 +38,7 @@ from pipeline_collector.transports import (
     S3Transport,
     content_type_problem,
 )
+from pipeline_collector.transports.probe import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = str(ROOT / "examples" / "jobs_collectors.py")
@@ -131,7 +132,7 @@ class TestLocalIngressTestField:
 class TestHttpPreflight:
     def test_plain_http_takes_uploads(self, tmp_path: Path) -> None:
         with IngressServer(tmp_path / "in") as server, http(server.url) as transport:
-            verdict = transport.preflight()
+            verdict = preflight(transport)
         assert verdict.ok and verdict.request_id is not None
         assert verdict.message.startswith("takes uploads: reached;")
         assert "stored nothing" in verdict.message
@@ -146,13 +147,13 @@ class TestHttpPreflight:
     def test_basic_credentials_accepted(self, tmp_path: Path) -> None:
         with IngressServer(tmp_path / "in", basic=("me", PASSWORD)) as server:
             auth = BasicAuth(user="me", password=PASSWORD)
-            verdict = http(server.url, auth=auth, allow_insecure=True).preflight()
+            verdict = preflight(http(server.url, auth=auth, allow_insecure=True))
         assert verdict.ok and "BasicAuth credentials accepted" in verdict.message
 
     def test_basic_credentials_refused_in_one_line_without_the_secret(self, tmp_path: Path) -> None:
         with IngressServer(tmp_path / "in", basic=("me", "other")) as server:
             auth = BasicAuth(user="me", password=PASSWORD)
-            verdict = http(server.url, auth=auth, allow_insecure=True).preflight()
+            verdict = preflight(http(server.url, auth=auth, allow_insecure=True))
         assert not verdict.ok and not verdict.retryable
         assert "answered 401 (not authorized: check the credentials)" in verdict.message
         assert "\n" not in str(verdict) and PASSWORD not in str(verdict)
@@ -172,7 +173,7 @@ class TestHttpPreflight:
         with IngressServer(tmp_path / "in", ssl_context=context, basic=("me", PASSWORD)) as server:
             assert server.url.startswith("https://")
             auth = BasicAuth(user="me", password=PASSWORD)
-            verdict = http(server.url, auth=auth, verify=str(ca)).preflight()
+            verdict = preflight(http(server.url, auth=auth, verify=str(ca)))
         assert verdict.ok, verdict
         assert "over TLS, its certificate verified" in verdict.message
         assert server.received == []
@@ -182,7 +183,7 @@ class TestHttpPreflight:
     ) -> None:
         context, _ = tls
         with IngressServer(tmp_path / "in", ssl_context=context) as server:
-            verdict = http(server.url).preflight()
+            verdict = preflight(http(server.url))
         assert not verdict.ok and not verdict.retryable
         assert verdict.message.startswith("TLS failure: certificate verification failed")
         assert server.requests == []
@@ -195,7 +196,7 @@ class TestHttpPreflight:
                 client_secret=PASSWORD,
                 allow_insecure=True,
             )
-            verdict = http(server.url, auth=auth, allow_insecure=True).preflight()
+            verdict = preflight(http(server.url, auth=auth, allow_insecure=True))
         assert verdict.ok, verdict
         assert auth.tokens_fetched == 1
         assert f"a token fetched from {server.token_url}" in verdict.message
@@ -208,14 +209,14 @@ class TestHttpPreflight:
                 client_secret=PASSWORD,
                 allow_insecure=True,
             )
-            verdict = http(server.url, auth=auth, allow_insecure=True).preflight()
+            verdict = preflight(http(server.url, auth=auth, allow_insecure=True))
             assert not verdict.ok and not verdict.retryable
             assert verdict.message.startswith("credentials: token endpoint")
             assert "answered 401" in verdict.message and PASSWORD not in verdict.message
             assert [r.path for r in server.requests] == ["/token"]  # no upload tried
 
     def test_nobody_listening_is_worth_a_later_try(self) -> None:
-        verdict = http(f"http://127.0.0.1:{closed_port()}/upload").preflight()
+        verdict = preflight(http(f"http://127.0.0.1:{closed_port()}/upload"))
         assert not verdict.ok and verdict.retryable
         assert "cannot be reached: no answer (ConnectionError) (after 3 attempts)" in (
             verdict.message
@@ -223,7 +224,7 @@ class TestHttpPreflight:
 
     def test_a_proxy_that_is_not_there_is_named(self) -> None:
         proxy = f"http://127.0.0.1:{closed_port()}"
-        verdict = http("https://ingress.invalid/upload", proxy=proxy).preflight()
+        verdict = preflight(http("https://ingress.invalid/upload", proxy=proxy))
         assert not verdict.ok and verdict.retryable
         assert f"the proxy {proxy} did not pass the request on (ProxyError)" in verdict.message
 
@@ -231,7 +232,7 @@ class TestHttpPreflight:
         """The proxy is sent the test upload for the ingress's URL; its 200 is the verdict."""
         with Peer(status_then(200, b'{"request_id": "via-proxy"}')) as proxy:
             base = proxy.url.removesuffix("/up")
-            verdict = http("http://ingress.invalid/api/upload", proxy=base).preflight()
+            verdict = preflight(http("http://ingress.invalid/api/upload", proxy=base))
         assert verdict.ok and verdict.request_id == "via-proxy"
         assert f"through the proxy {base}" in verdict.message
         (request,) = proxy.requests
@@ -241,20 +242,20 @@ class TestHttpPreflight:
     def test_a_busy_ingress_is_asked_again(self, tmp_path: Path) -> None:
         with IngressServer(tmp_path / "in") as server:
             server.script([Fail(503)])
-            verdict = http(server.url).preflight()
+            verdict = preflight(http(server.url))
             assert verdict.ok
             assert [r.status for r in server.requests] == [503, 200]
 
     def test_an_ingress_busy_every_time_is_worth_a_later_try(self, tmp_path: Path) -> None:
         with IngressServer(tmp_path / "in") as server:
             server.script([Fail(503)] * 3)
-            verdict = http(server.url).preflight()
+            verdict = preflight(http(server.url))
         assert not verdict.ok and verdict.retryable
         assert "answered 503" in verdict.message and "(after 3 attempts)" in verdict.message
 
     def test_a_wrong_path_is_named(self, tmp_path: Path) -> None:
         with IngressServer(tmp_path / "in") as server:
-            verdict = http(server.url.replace("/upload", "/uplaod")).preflight()
+            verdict = preflight(http(server.url.replace("/upload", "/uplaod")))
         assert not verdict.ok and not verdict.retryable
         assert "answered 404 (no such ingress endpoint: check the URL)" in verdict.message
 
@@ -314,7 +315,7 @@ class TestBucket:
         )
         client.create_bucket(Bucket="preflight-ok")
         with s3(moto_endpoint, "preflight-ok") as transport:
-            verdict = transport.preflight()
+            verdict = preflight(transport)
         assert verdict.ok and "nothing was written" in verdict.message
         assert client.list_objects_v2(Bucket="preflight-ok").get("KeyCount") == 0
 
@@ -441,9 +442,9 @@ class TestIngressCommand:
             assert server.stdout is not None
             url = server.stdout.readline().split("upload url: ")[1].strip()
             transport = http(url, auth=BasicAuth(user="me", password=PASSWORD), allow_insecure=True)
-            assert transport.preflight().ok
+            assert preflight(transport).ok
             wrong = http(url, auth=BasicAuth(user="me", password="no"), allow_insecure=True)
-            assert "answered 401" in wrong.preflight().message
+            assert "answered 401" in preflight(wrong).message
         finally:
             server.terminate()
             assert server.wait(30) == 0

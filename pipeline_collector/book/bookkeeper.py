@@ -22,8 +22,7 @@ from typing import Any
 
 import attrs
 
-from ..database.db import describe_db_error
-from ..errors import StateError, UnrecordedError
+from ..errors import StateError, UnrecordedError, describe_db_error
 from ..log import logger
 from ..protocols import Clock, SharedStateStore, StateStore
 from ..records import (

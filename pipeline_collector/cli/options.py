@@ -10,9 +10,9 @@ import argparse
 import math
 import re
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
-from ..config import MOST_BYTES, SANE_SIZE
+from ..config import SANE_SIZE
+from ..units import parse_size
 
 __all__ = [
     "LOG_LEVELS",
@@ -36,37 +36,6 @@ LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 5
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-rh-identity", "x-api-key"}
 )
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?(b)?|(b))?$", re.IGNORECASE)
-_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
-
-
-def parse_size(text: str) -> int:
-    """A size in bytes: ``1048576``, ``50MiB``, ``100M`` (binary), ``100MB`` (decimal).
-
-    >>> parse_size("50MiB"), parse_size("100M"), parse_size("1kB"), parse_size("512")
-    (52428800, 104857600, 1000, 512)
-    """
-    match = _SIZE.match(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a size; use bytes or a unit, e.g. 50MiB, 100M, 200MB"
-        )
-    number, letter, binary, decimal_b, _ = match.groups()
-    factor = 1
-    if letter:
-        base = 1000 if decimal_b and not binary else 1024
-        factor = base ** _POWERS[letter.lower()]
-    if len(number) > 30:  # past any size meant, and past what a float holds exactly
-        raise argparse.ArgumentTypeError(f"a size of {len(number)} digits is out of range")
-    value = int(Decimal(number) * factor)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a size must be positive")
-    if value > MOST_BYTES:
-        raise argparse.ArgumentTypeError(
-            f"{text.strip()!r} is out of range: at most {MOST_BYTES} bytes (4 EiB)"
-        )
-    return value
 
 
 def parse_run_size(text: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ..ingress.settings import ENV_INGRESS_CLIENT_SECRET, ENV_INGRESS_PASSWORD
 from ..transports.redact import redact, url_secrets
 from ..units import valid_text
 
@@ -30,8 +31,6 @@ ENV_IDENTITY = "PIPELINE_COLLECTOR_IDENTITY"
 ENV_CLIENT_SECRET = "PIPELINE_COLLECTOR_CLIENT_SECRET"  # noqa: S105
 ENV_PROXY = "PIPELINE_COLLECTOR_PROXY"
 # The local ingress's own secrets (``ingress --basic USER``, ``--client ID``).
-ENV_INGRESS_PASSWORD = "PIPELINE_COLLECTOR_INGRESS_PASSWORD"  # noqa: S105
-ENV_INGRESS_CLIENT_SECRET = "PIPELINE_COLLECTOR_INGRESS_CLIENT_SECRET"  # noqa: S105
 
 # Config-file keys that name a secret, whatever option they were meant for.
 SECRET_KEYS = frozenset(

@@ -59,12 +59,21 @@ def available() -> tuple[str, ...]:
     return tuple(found)
 
 
-@frozen
+@frozen(repr=False)
 class ZlibCompressor:
-    """A compressor over any module with zlib's ``compressobj`` interface."""
+    """A compressor over any module with zlib's ``compressobj`` interface.
+
+    ``process``: a cut compresses in a process of its own where allowed
+    (``compress.offload``); ``False`` keeps it on threads in this process.
+    """
 
     name: str = "zlib"
     level: int = 6
+    process: bool = True
+
+    def __repr__(self) -> str:
+        extra = "" if self.process else ", process=False"
+        return f"ZlibCompressor(name={self.name!r}, level={self.level}{extra})"
 
     def __attrs_post_init__(self) -> None:
         if self.name not in _BACKENDS:
@@ -72,6 +81,8 @@ class ZlibCompressor:
         top = _MAX_LEVEL[self.name]
         if not 0 <= self.level <= top:
             raise ValueError(f"compressor {self.name!r} takes levels 0..{top}, not {self.level}")
+        if not isinstance(self.process, bool):
+            raise ValueError(f"process must be True or False, not {self.process!r}")
         _require(self.name)
 
     def deflater(self, zdict: bytes = b"") -> Deflater:
@@ -95,15 +106,20 @@ class ZlibCompressor:
         return deflater.flush(zlib.Z_FINISH)
 
 
-def get_compressor(name: str, level: int | None = None) -> ZlibCompressor:
+def get_compressor(name: str, level: int | None = None, *, process: bool = True) -> ZlibCompressor:
     """Return the named backend at ``level`` (its default level when ``None``).
+
+    ``process=False``: compress on threads in this process, never in a
+    compressor process of its own.
 
     >>> get_compressor("zlib", 9).level
     9
+    >>> get_compressor("zlib", 9, process=False)
+    ZlibCompressor(name='zlib', level=9, process=False)
     """
     if name not in _BACKENDS:
         raise ValueError(f"unknown compressor {name!r}; known: {sorted(_BACKENDS)}")
-    return ZlibCompressor(name, _DEFAULT_LEVEL[name] if level is None else level)
+    return ZlibCompressor(name, _DEFAULT_LEVEL[name] if level is None else level, process)
 
 
 def default_compressor() -> ZlibCompressor:

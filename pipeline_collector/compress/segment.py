@@ -164,6 +164,15 @@ class SegmentWriter:
             raise self._failure()
         return self._flushed_raw, self._flushed_out, self.crc
 
+    def release(self) -> tuple[int, int, int, bytes]:
+        """Stop here, the file written so far, for another writer to go on with.
+
+        ``(raw_size, deflated_size, crc32, tail)``: the totals, and the last
+        32 KiB handed over, which prime the next block.
+        """
+        raw, deflated, crc = self.close()
+        return raw, deflated, crc, self._tail
+
     def abort(self) -> None:
         self.error = self.error or CollectorError("aborted")
         self._stop()

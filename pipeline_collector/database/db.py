@@ -10,36 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import ConfigurationError, MissingExtra, message_of
+from ..errors import ConfigurationError, MissingExtra, describe_db_error
 
 __all__ = ["describe_db_error", "require_psycopg", "table_parts"]
 
 # ``password=...`` in a DSN; ``user:password@`` in a URL, to its last ``@`` (a password
 # may hold an unescaped one).
-_SECRETS = re.compile(r"(password\s*=\s*)(?:'[^']*'|\S+)|(://[^:/@\s]+:)\S*@", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-
-
-def describe_db_error(exc: BaseException) -> str:
-    """Name a database error in one line, with anything like a password blanked.
-
-    >>> describe_db_error(OSError("bad dsn password=hunter2 host=db"))
-    'OSError: bad dsn password=*** host=db'
-    >>> describe_db_error(OSError("postgresql://svc:s3cr3t@db:5432/x refused"))
-    'OSError: postgresql://svc:***@db:5432/x refused'
-    >>> describe_db_error(OSError("at postgresql://awx:p@ss@db/awx"))
-    'OSError: at postgresql://awx:***@db/awx'
-    >>> describe_db_error(OSError("password='a b c' host=db\\nsecond line"))
-    'OSError: password=*** host=db'
-    >>> describe_db_error(TimeoutError())
-    'TimeoutError'
-    """
-    first = (message_of(exc).strip().splitlines() or [""])[0]
-    text = _SECRETS.sub(
-        lambda m: f"{m[1]}***" if m[1] else f"{m[2]}***@",
-        first,
-    )
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def require_psycopg() -> Any:

@@ -20,9 +20,9 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from ..cli.options import parse_size
-from ..cli.secrets import ENV_INGRESS_CLIENT_SECRET, ENV_INGRESS_PASSWORD
+from ..units import parse_size
 from .server import DEFAULT_SERVICES, IngressServer
+from .settings import ENV_INGRESS_CLIENT_SECRET, ENV_INGRESS_PASSWORD
 
 __all__ = ["main"]
 

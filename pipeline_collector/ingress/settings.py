@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+# Where the local ingress finds the secrets of --basic USER and --client ID.
+ENV_INGRESS_PASSWORD = "PIPELINE_COLLECTOR_INGRESS_PASSWORD"  # noqa: S105
+ENV_INGRESS_CLIENT_SECRET = "PIPELINE_COLLECTOR_INGRESS_CLIENT_SECRET"  # noqa: S105
+
 __all__ = ["Settings"]
 
 

@@ -14,7 +14,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from ..compress import SegmentWriter
+from ..compress import Compression, PartWriter
 from ..errors import CollectorError
 from ..log import logger
 from ..protocols import Compressor
@@ -24,7 +24,7 @@ from .rows import Rows, split_records
 __all__ = ["CHUNK", "LOOK", "TARGET", "Cutter", "whole_records"]
 
 # Bytes handed to the compressor at a time, and its flush interval.  512 KiB
-# blocks (and one waiting block, ``SegmentWriter.AHEAD``) keep 5 MiB less peak
+# blocks (and one waiting block per part writer) keep 5 MiB less peak
 # RSS than 1 MiB (and two) at the same wall and CPU time; 4 MiB blocks saved
 # 1.5% of the wall time for 15 MiB more (benchmarks/README.md).
 CHUNK = 1 << 19
@@ -56,7 +56,9 @@ class Cutter:
     ) -> None:
         self.key, self.directory, self.limit, self.ceiling = key, directory, limit, ceiling
         self.compressor, self.seq, self.stem, self.header = compressor, seq, stem, header
-        self.segment: SegmentWriter | None = None
+        # Where the parts are compressed: a process of the cut's own, or threads.
+        self.compression = Compression(compressor, key=key)
+        self.segment: PartWriter | None = None
         self.index = 0
         self.used = self.buffered = self.rows = 0  # bytes in the part, bytes unsent, records
         self.step = CHUNK  # unsent bytes allowed before the next look at the compressed size
@@ -64,14 +66,14 @@ class Cutter:
         self.utf8 = True  # the buffer holds only text encoded here, from str
         self.done: list[Part] = []
 
-    def start(self, size: int) -> SegmentWriter:
-        seg = SegmentWriter(self.directory / f"{self.stem}-{self.index}.part", self.compressor)
+    def start(self, size: int) -> PartWriter:
+        seg = self.compression.writer(self.directory / f"{self.stem}-{self.index}.part")
         seg.submit(self.header)
         self.segment, self.used, self.buffered, self.rows = seg, len(self.header), 0, 0
         self.step = self.fit(seg, size) or LOOK  # a low ceiling: look often
         return seg
 
-    def fit(self, seg: SegmentWriter, size: int) -> int:
+    def fit(self, seg: PartWriter, size: int) -> int:
         """The largest step (``CHUNK`` halved) after which ``size`` more bytes still fit, or 0."""
         step = CHUNK
         while seg.bound(step + size) > self.ceiling:
@@ -80,14 +82,14 @@ class Cutter:
             step >>= 1  # close to the ceiling: look more often
         return step
 
-    def flush(self, seg: SegmentWriter) -> None:
+    def flush(self, seg: PartWriter) -> None:
         if self.buf:
             seg.submit(self.buf[0] if len(self.buf) == 1 else b"".join(self.buf), self.utf8)
             self.buf.clear()
         self.utf8 = True
         self.buffered = 0
 
-    def look(self, seg: SegmentWriter, size: int) -> bool:
+    def look(self, seg: PartWriter, size: int) -> bool:
         """Send what is buffered; whether a step and then ``size`` more bytes still fit."""
         self.flush(seg)
         self.step = CHUNK
@@ -96,7 +98,7 @@ class Cutter:
             self.step = self.fit(seg, size)
         return self.step > 0
 
-    def decide(self, size: int) -> SegmentWriter:
+    def decide(self, size: int) -> PartWriter:
         """Make room for a record of ``size`` bytes: a look, a new part, or both."""
         seg = self.segment
         if seg is not None and self.rows:
@@ -164,7 +166,7 @@ class Cutter:
         self.buffered += size
         self.rows += data.rows
 
-    def finish(self, seg: SegmentWriter) -> None:
+    def finish(self, seg: PartWriter) -> None:
         try:
             self.flush(seg)
             raw, deflated, crc = seg.close()
@@ -200,10 +202,14 @@ class Cutter:
         self.done.append(part)
 
     def abort(self) -> None:
-        if self.segment is not None:
-            self.segment.abort()
-            self.segment = None
-        self.buf.clear()
+        """End the cut: remove an unfinished part, end the compressor process."""
+        try:
+            if self.segment is not None:
+                self.segment.abort()
+                self.segment = None
+        finally:
+            self.compression.close()
+            self.buf.clear()
 
 
 def whole_records(batch: list[Any]) -> tuple[list[bytes], int, bool] | None:

@@ -14,7 +14,7 @@ import re
 import time
 import types
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
 import attrs
@@ -49,9 +49,6 @@ from .redact import (
 )
 from .retry import RetryPolicy, parse_retry_after
 from .sender import RequestsSender
-
-if TYPE_CHECKING:
-    from .probe import Verdict
 
 __all__ = ["HttpTransport"]
 
@@ -166,17 +163,6 @@ class HttpTransport:
     def close(self) -> None:
         """Close the session this transport created (a given one is left open)."""
         self._own.close()
-
-    def preflight(self) -> Verdict:
-        """Whether the ingress takes an upload, proven by a test upload that stores nothing.
-
-        See ``pipeline_collector.transports.probe``: reachability, proxy,
-        TLS, credentials (a token fetched where OAuth2 is used) and the
-        content type, in one line.
-        """
-        from .probe import preflight
-
-        return preflight(self)
 
     def __enter__(self) -> HttpTransport:
         return self

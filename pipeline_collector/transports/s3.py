@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from attrs import field, frozen
 
@@ -21,9 +21,6 @@ from ..naming import ArchiveInfo, Layout, flat, layout_path
 from ..records import Archive, Receipt
 from .files import file_sha256, next_number, safe_name
 from .redact import show_url, url_secrets
-
-if TYPE_CHECKING:
-    from .probe import Verdict
 
 __all__ = ["S3Transport"]
 
@@ -251,12 +248,6 @@ class S3Transport:
             request_id=str(request_id) if request_id else None,
             location=location,
         )
-
-    def preflight(self) -> Verdict:
-        """Whether the bucket answers these credentials (``head_bucket``); nothing is written."""
-        from .probe import preflight
-
-        return preflight(self)
 
     def close(self) -> None:
         """Close the client this transport created (a given one is left open)."""
