@@ -699,8 +699,11 @@ def fill(h: Harness, size: int, max_upload: int, compressor: str) -> None:
     )
 
 
-def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) -> None:
-    """COPY read and dropped, against a dry-run gather through ``copy_rows`` (and the old one)."""
+def postgres_section(h: Harness, rows: int, reps: int, old: bool, settings: list[str]) -> None:
+    """COPY read and dropped, against a dry-run gather through ``copy_rows`` (and the old one).
+
+    ``settings``: the compressors of the gathers, the default first.
+    """
     sys.path.insert(0, str(HERE.parent / "tests"))  # the tests' server starter, one copy
     from support import pgserver
 
@@ -710,23 +713,28 @@ def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) 
         t0 = time.monotonic()
         size = postgres.load(server.dsn, rows)
         h.say(f"  loaded {size / MiB:.0f} MiB of CSV in {time.monotonic() - t0:.0f} s")
-        configs = [("pg-copy", "psycopg 3 COPY, read and dropped")]
-        configs.append(("pg-new", f"pipeline_collector dry-run gather, copy_rows, {setting}"))
+        # (what is recorded, the case, its compressor, its label)
+        configs = [("pg-copy", "pg-copy", settings[0], "psycopg 3 COPY, read and dropped")]
+        configs += [
+            (f"pg-new {c}", "pg-new", c, f"pipeline_collector dry-run gather, copy_rows, {c}")
+            for c in settings
+        ]
         if old:
-            configs.append(("pg-old", "insights-analytics-collector 0.3.2 (copy_expert, gzip 9)"))
+            label = "insights-analytics-collector 0.3.2 (copy_expert, gzip 9)"
+            configs.append(("pg-old", "pg-old", settings[0], label))
         for rep in range(reps):
-            for kind, _label in configs:
-                h.say(f"postgres {kind}, rep {rep + 1}/{reps}")
+            for impl, kind, setting, _label in configs:
+                h.say(f"postgres {impl}, rep {rep + 1}/{reps}")
                 r = spawn(h, kind, "--size", "0", "--dsn", server.dsn, "--compressor", setting)
-                h.record("postgres", {"impl": kind, "rep": rep, "rows": rows, "bytes": size, **r})
+                h.record("postgres", {"impl": impl, "rep": rep, "rows": rows, "bytes": size, **r})
                 h.say(f"  wall {r['wall']:.2f} s, peak RSS {r['rss']:.0f} MiB")
     finally:
         server.stop()
     runs = h.data["postgres"]
     floor = [x["wall"] for x in runs if x["impl"] == "pg-copy"]
     table_rows: list[list[Any]] = []
-    for kind, label in configs:
-        rs = [x for x in runs if x["impl"] == kind]
+    for impl, _kind, _setting, label in configs:
+        rs = [x for x in runs if x["impl"] == impl]
         # Ratio per repetition: each run against the COPY run just before it.
         ratios = [x["wall"] / f for x, f in zip(rs, floor, strict=False)]
         table_rows.append(
@@ -763,7 +771,7 @@ def postgres_section(h: Harness, rows: int, reps: int, old: bool, setting: str) 
         + "\n\nThe server runs on the same machine: its CPU is in `others' cores`, not in the"
         " client's CPU/wall (the client's includes its compressor process).  `vs COPY alone`:"
         " each run's wall over the COPY run of the same repetition."
-        + goals.pg_goal(pg_ratios(runs, "pg-new"))
+        + goals.pg_goal(pg_ratios(runs, f"pg-new {settings[0]}"))
         + "\n"
     )
 
@@ -864,6 +872,9 @@ def main(argv: list[str]) -> None:
     )
     p.add_argument("--extra", default="", help="more settings for end to end, e.g. zlib-ng:6")
     p.add_argument(
+        "--pg-extra", default="", help="more settings for the PostgreSQL section, e.g. isal:1"
+    )
+    p.add_argument(
         "--only",
         default=",".join(SECTIONS),
         help="sections to run, comma separated; 'list' lists them",
@@ -925,7 +936,8 @@ def main(argv: list[str]) -> None:
         fill(h, (64 if quick else 256) * MiB, 10 * MiB, default)
     if "postgres" in only:
         rows = a.pg_rows or (200_000 if quick else 2_000_000)
-        postgres_section(h, rows, reps, a.old, default)
+        extra = [x for x in a.pg_extra.split(",") if x]
+        postgres_section(h, rows, reps, a.old, list(dict.fromkeys([default, *extra])))
     h.add(
         f"Total time {time.monotonic() - h.started:.0f} s; load average at end"
         f" {os.getloadavg()[0]:.2f}.\n"

@@ -27,6 +27,7 @@ from pipeline_collector.compress import (
     get_compressor,
 )
 from pipeline_collector.compress.offload import START
+from pipeline_collector.compress.worker import HELPER_NICE
 from pipeline_collector.stages.chunk import cut, read_part
 from pipeline_collector.stages.rows import Rows
 
@@ -156,6 +157,31 @@ class TestSameParts:
         parts = cut_all(watch, tmp_path / "p", 1 << 30, PROCESS)
         assert not watch.seen
         assert content(parts) == HEADER + b"".join(small)
+
+
+def thread_nice(pid: int) -> list[int]:
+    """The nice value of each thread of ``pid``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        found.append(int(fields[16]))  # field 19 of stat; fields[0] is field 3
+    return sorted(found)
+
+
+class TestPriorities:
+    def test_helper_threads_run_nicer_than_the_first(self, tmp_path: Path) -> None:
+        """The compressor's first thread keeps our priority, its helpers yield to the producer."""
+        it = cut(endless(), key="k", directory=tmp_path, limit=4 * MiB, compressor=PROCESS)
+        assert isinstance(it, Generator)
+        _, pid = writing(it)
+        try:
+            nice = thread_nice(pid)
+            ours = os.getpriority(os.PRIO_PROCESS, 0)
+            helpers = max(1, min(4, len(os.sched_getaffinity(0)))) - 1
+            # the main thread and the first compressing thread, then the helpers
+            assert nice == sorted([ours, ours] + [min(19, ours + HELPER_NICE)] * helpers)
+        finally:
+            it.close()
 
 
 class TestUploadLimit:
