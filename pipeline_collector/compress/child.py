@@ -4,7 +4,7 @@ Blocks go to the process (``worker.py``) through a pipe, one ``writev`` each:
 the producer's thread takes no lock and wakes no thread, so it never waits
 for an interpreter lock another thread holds.  Reports come back on a second
 pipe, read without blocking when the cutter looks at the compressed size.
-The pipe is the queue: when the process has a block per thread and one more,
+The pipe is the queue: when the process has a block for each of its threads,
 it stops reading, the pipe fills, and the producer waits in ``writev`` with
 the GIL released.
 
