@@ -389,6 +389,9 @@ class _NullWriter:
     def submit(self, data: bytes, utf8: bool = False) -> None:
         self.size += len(data)
 
+    def submit_all(self, pieces: list[bytes], utf8: bool = False) -> None:
+        self.size += sum(map(len, pieces))
+
     def bound(self, extra: int) -> int:
         return 0
 

@@ -150,6 +150,25 @@ class TestSameParts:
             assert part_bytes(ours) == part_bytes(theirs), name
             assert content(ours) == HEADER + b"".join(rows)
 
+    def test_writes_cut_short_by_signals_lose_nothing(
+        self, tmp_path: Path, rows: list[bytes]
+    ) -> None:
+        """A timer signal every millisecond cuts ``writev`` into the pipe short: the parts
+        are still the threads' parts."""
+        fired = []
+        previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+        signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+        try:
+            watch = Watch([HEADER, *rows])
+            ours = cut_all(watch, tmp_path / "p", 3 * MiB, PROCESS)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        theirs = cut_all([HEADER, *rows], tmp_path / "t", 3 * MiB, THREADS)
+        assert watch.seen
+        assert len(fired) > 100
+        assert part_bytes(ours) == part_bytes(theirs)
+
     def test_a_small_cut_starts_no_process(self, tmp_path: Path) -> None:
         """Below ``START`` bytes a cut stays on threads: no process for small collectors."""
         small = make_rows(START - 64 * 1024)

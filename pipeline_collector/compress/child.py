@@ -4,7 +4,7 @@ Blocks go to the process (``worker.py``) through a pipe, one ``writev`` each:
 the producer's thread takes no lock and wakes no thread, so it never waits
 for an interpreter lock another thread holds.  Reports come back on a second
 pipe, read without blocking when the cutter looks at the compressed size.
-The pipe is the queue: when the process has a block per thread and one more,
+The pipe is the queue: when the process has a block for each of its threads,
 it stops reading, the pipe fills, and the producer waits in ``writev`` with
 the GIL released.
 
@@ -42,6 +42,10 @@ BOOT = (
 )
 PIPE_SIZE = 1 << 20  # blocks that wait in the pipe: kernel memory, not the processes' RSS
 END_WAIT = 10.0  # seconds an ended process may take to exit before it is killed
+try:
+    IOV_MAX = os.sysconf("SC_IOV_MAX")  # pieces one writev takes: 1024 on Linux
+except (AttributeError, ValueError, OSError):
+    IOV_MAX = 16  # the least POSIX allows
 
 # kind, code, part, crc32, raw bytes, compressed bytes, message
 Report = tuple[int, int, int, int, int, int, bytes]
@@ -125,19 +129,28 @@ class Child:
     # --- orders ----------------------------------------------------------
 
     def send(self, kind: int, flag: int, part: int, *payload: bytes) -> None:
-        """One order and what follows it, in one ``writev``; the GIL is released as it waits."""
+        """One order and what follows it, in as few ``writev`` as ``IOV_MAX`` allows.
+
+        The GIL is released as it waits; the pieces (a block's rows, say) go as
+        they are, no joined copy made.
+        """
         if self.broken:
             raise CollectorError(f"the compressor process cannot take more ({self.status()})")
-        views = [memoryview(ORDER.pack(kind, flag, part, sum(map(len, payload))))]
-        views += [memoryview(p) for p in payload if p]
+        pieces: list[bytes | memoryview] = [ORDER.pack(kind, flag, part, sum(map(len, payload)))]
+        pieces += payload
+        i, n, fd = 0, len(pieces), self.fds[0]
         try:
-            while views:
-                done = os.writev(self.fds[0], views)
-                while views and done >= len(views[0]):
-                    done -= len(views[0])
-                    views.pop(0)
-                if done:
-                    views[0] = views[0][done:]
+            while i < n:
+                done = os.writev(fd, pieces[i : i + IOV_MAX])
+                while done:
+                    size = len(pieces[i])
+                    if done < size:  # cut short (a signal): the rest of this piece next
+                        pieces[i] = memoryview(pieces[i])[done:]
+                        break
+                    done -= size
+                    i += 1
+                while i < n and not pieces[i]:
+                    i += 1
         except BrokenPipeError:
             self.broken = True
             raise self.lost() from None

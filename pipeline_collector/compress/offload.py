@@ -59,6 +59,8 @@ class PartWriter(Protocol):
 
     def submit(self, data: bytes, utf8: bool = False) -> None: ...
 
+    def submit_all(self, pieces: list[bytes], utf8: bool = False) -> None: ...
+
     def bound(self, extra: int) -> int: ...
 
     def settle(self) -> None: ...
@@ -254,6 +256,10 @@ class InlineWriter:
         n = len(data)
         self._tail = data[-WINDOW:] if n >= WINDOW else (self._tail + data)[-WINDOW:]
 
+    def submit_all(self, pieces: list[bytes], utf8: bool = False) -> None:
+        """Hand pieces over as one block."""
+        self.submit(pieces[0] if len(pieces) == 1 else b"".join(pieces), utf8)
+
     def bound(self, extra: int) -> int:
         """The compressed size if ``extra`` more bytes came in one block, at worst; exact so far."""
         return self._out + deflate_bound(extra)
@@ -308,19 +314,24 @@ class ProcessWriter:
 
     def submit(self, data: bytes, utf8: bool = False) -> None:
         """Hand a block over; ``utf8``: known to be UTF-8 (encoded from ``str``), not checked."""
-        self.submitted += len(data)
+        self.submit_all([data], utf8)
+
+    def submit_all(self, pieces: list[bytes], utf8: bool = False) -> None:
+        """Hand pieces over as one block: to the process as they are, in one ``writev``."""
+        size = sum(map(len, pieces))
+        self.submitted += size
         inline = self._inline
         if inline is not None:
-            inline.submit(data, utf8)
-            child = self._comp.noted(len(data))
+            inline.submit_all(pieces, utf8)
+            child = self._comp.noted(size)
             if child is not None:
                 self._inline = None
                 self._attach(child, *inline.release())
             return
         assert self._child is not None
-        self._bounds.append(self._bounds[-1] + deflate_bound(len(data)))
+        self._bounds.append(self._bounds[-1] + deflate_bound(size))
         self._sent += 1
-        self._child.send(worker.BLOCK, utf8, self._number, data)
+        self._child.send(worker.BLOCK, utf8, self._number, *pieces)
         if self._sent - self._done > UNREAD:
             self._drain(False)  # a caller that never asks the size: keep the reports moving
 

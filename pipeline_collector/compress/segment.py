@@ -130,6 +130,10 @@ class SegmentWriter:
         self._jobs.put((self._sent, data, zdict, utf8))
         self._sent += 1
 
+    def submit_all(self, pieces: list[bytes], utf8: bool = False) -> None:
+        """Hand pieces over as one block."""
+        self.submit(pieces[0] if len(pieces) == 1 else b"".join(pieces), utf8)
+
     def bound(self, extra: int) -> int:
         """An upper bound of the compressed size if ``extra`` more bytes came in one block."""
         with self._cond:

@@ -84,8 +84,8 @@ class Cutter:
 
     def flush(self, seg: PartWriter) -> None:
         if self.buf:
-            seg.submit(self.buf[0] if len(self.buf) == 1 else b"".join(self.buf), self.utf8)
-            self.buf.clear()
+            seg.submit_all(self.buf, self.utf8)  # joined only where a writer needs one bytes
+            self.buf = []
         self.utf8 = True
         self.buffered = 0
 
