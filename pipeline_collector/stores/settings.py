@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from ..book.codec import (
 )
 from ..database.db import describe_db_error
 from ..errors import ConfigurationError, StateError
+from ..locks.keys import sha512_key
 from ..log import logger
 from ..records import Change, State
 
@@ -63,7 +64,10 @@ class SettingsStore:
     database may fail with its connection string in the message).
 
     ``update`` reads the entries again and writes them back with only the
-    changed keys set, so runs over other keys keep theirs.
+    changed keys set, so runs over other keys keep theirs.  Runs that update
+    at once must take turns: ``atomic`` is to make the read and the write one
+    exclusive step (``from_django(using=...)`` takes a PostgreSQL advisory
+    lock in the transaction); without that, one run's keys can be lost.
 
     ``namespace`` keeps a tenant's bookkeeping in settings of its own: each
     key becomes ``<key>:<namespace>`` (``AUTOMATION_ANALYTICS_LAST_GATHER:eu``),
@@ -113,7 +117,8 @@ class SettingsStore:
         A service whose settings live in its database (eda-server's
         ``application_settings``, AWX's ``settings``) passes that object;
         ``using`` names the database alias whose ``transaction.atomic`` wraps
-        each save.
+        each save; on PostgreSQL it also holds an advisory lock for the
+        transaction, so runs sharing the settings save in turn.
         """
         if settings is None:
             from django.conf import settings as django_settings
@@ -121,13 +126,10 @@ class SettingsStore:
             settings = django_settings
         atomic: Atomic | None = None
         if using is not None:
-            from django.db import transaction
-
-            alias = using
+            alias, name = using, entries_key + ("" if namespace is None else f":{namespace}")
 
             def atomic() -> contextlib.AbstractContextManager[Any]:
-                block: contextlib.AbstractContextManager[Any] = transaction.atomic(using=alias)
-                return block
+                return _django_exclusive(alias, name)
 
         return cls(
             lambda key: getattr(settings, key, None),
@@ -222,6 +224,26 @@ class SettingsStore:
             self._set(key, value)
         except Exception as exc:
             raise StateError(f"setting {key}: cannot write it: {describe_db_error(exc)}") from None
+
+
+@contextlib.contextmanager
+def _django_exclusive(alias: str, name: str) -> Iterator[None]:
+    """``transaction.atomic(using=alias)``, holding on PostgreSQL an advisory lock on ``name``.
+
+    ``update`` reads the entries and writes them back: two runs over other keys
+    doing so at once, each at READ COMMITTED, would both read the old value and
+    the second write would drop the first's keys.  The lock, released when the
+    transaction ends, makes them take turns.  Other databases serialize their
+    writers themselves (SQLite) or have no transaction-level lock to take.
+    """
+    from django.db import connections, transaction
+
+    with transaction.atomic(using=alias):
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [sha512_key(name)])
+        yield
 
 
 def _at(value: object, key: str) -> datetime:

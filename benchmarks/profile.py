@@ -1,0 +1,115 @@
+"""Where every thread of every process of one end-to-end case spends its time.
+
+    python benchmarks/profile.py [--kind cursor] [--size 400] [--compressor zlib-ng:6]
+
+Runs one case of ``run.py`` (a dry-run ``gather`` of the workload, the
+producer timed alone first) under ``py-spy record --threads --subprocesses
+--idle``, so the compressor process and its threads are sampled beside the
+producer, waiting included.  Prints, per process and thread, the share of
+the samples in each leaf function (its innermost Python frame): a thread
+that waits shows where it waits (``send``: the producer's ``writev`` into a
+full pipe; ``get``: a compressor thread with no block to work on).
+
+Needs ``py-spy`` (``pip install py-spy``) and the right to trace a child
+(root, or ``kernel.yama.ptrace_scope`` 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MiB = 1 << 20
+TOP = 6  # leaf functions shown per thread
+
+_THREAD = re.compile(r"^thread \((0x[0-9A-Fa-f]+)\)$")
+_PROCESS = re.compile(r"^process (\d+):\"?(.*?)\"?$")
+_FRAME = re.compile(r"^(\S+) \((\S+?)(?::\d+)?\)$")
+
+
+def _who(frames: list[str]) -> tuple[str, str, list[str]]:
+    """(process, thread, the Python frames) of one raw stack."""
+    process, thread = "?", "?"
+    rest = list(frames)
+    while rest:
+        m = _PROCESS.match(rest[0])
+        if m:
+            cmd = m.group(2)
+            process = f"{m.group(1)} {'compressor' if 'worker.py' in cmd else 'case'}"
+            rest.pop(0)
+            continue
+        t = _THREAD.match(rest[0])
+        if t:
+            thread = t.group(1)
+            rest.pop(0)
+            continue
+        break
+    return process, thread, rest
+
+
+def _leaf(frames: list[str]) -> str:
+    if not frames:
+        return "(no Python frame)"
+    m = _FRAME.match(frames[-1])
+    if not m:
+        return frames[-1]
+    return f"{m.group(1)} ({Path(m.group(2)).name})"
+
+
+def summarise(raw: str) -> str:
+    """Per process and thread: samples and the leaf functions' shares, as Markdown."""
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    roots: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        process, thread, frames = _who(stack.split(";"))
+        counts[process, thread][_leaf(frames)] += int(count)
+        roots[process, thread][_leaf(frames[:2])] += int(count)
+    total = max((sum(c.values()) for c in counts.values()), default=0)
+    lines = [
+        "| process | thread (its outer frame) | samples | share of the longest | where (leaf) |",
+        "|---|---|---:|---:|---|",
+    ]
+    for key in sorted(counts, key=lambda k: (k[0], -sum(counts[k].values()))):
+        c = counts[key]
+        n = sum(c.values())
+        where = ", ".join(f"{leaf} {100 * k / n:.0f}%" for leaf, k in c.most_common(TOP))
+        outer = roots[key].most_common(1)[0][0]
+        lines.append(f"| {key[0]} | {key[1]} ({outer}) | {n} | {100 * n / total:.0f}% | {where} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--kind", default="cursor")
+    p.add_argument("--size", type=int, default=400, help="MiB of rows (default 400)")
+    p.add_argument("--compressor", default="zlib-ng:6")
+    p.add_argument("--rate", type=int, default=250, help="samples a second (default 250)")
+    a = p.parse_args(argv)
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("needs py-spy: pip install py-spy")
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as folder:
+        out = Path(folder) / "raw.txt"
+        case = [sys.executable, str(HERE / "run.py"), "--case", "new"]
+        case += ["--size", str(a.size * MiB), "--kind", a.kind, "--compressor", a.compressor]
+        cmd = [spy, "record", "--threads", "--subprocesses", "--idle", "--nonblocking"]
+        cmd += ["--rate", str(a.rate), "--format", "raw", "--output", str(out), "--", *case]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        figures = done.stdout.strip().splitlines()[-1]
+        print(f"## Profile: {a.size} MiB of `{a.kind}`, {a.compressor}\n")
+        print(f"Command: `python benchmarks/profile.py {' '.join(argv)}`.  Case: `{figures}`\n")
+        print(summarise(out.read_text()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
