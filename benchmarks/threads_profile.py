@@ -1,6 +1,6 @@
 """Where every thread of every process of one end-to-end case spends its time.
 
-    python benchmarks/profile.py [--kind cursor] [--size 400] [--compressor zlib-ng:6]
+    python benchmarks/threads_profile.py [--kind cursor] [--size 400] [--compressor zlib-ng:6]
 
 Runs one case of ``run.py`` (a dry-run ``gather`` of the workload, the
 producer timed alone first) under ``py-spy record --threads --subprocesses
@@ -29,29 +29,25 @@ HERE = Path(__file__).resolve().parent
 MiB = 1 << 20
 TOP = 6  # leaf functions shown per thread
 
-_THREAD = re.compile(r"^thread \((0x[0-9A-Fa-f]+)\)$")
-_PROCESS = re.compile(r"^process (\d+):\"?(.*?)\"?$")
-_FRAME = re.compile(r"^(\S+) \((\S+?)(?::\d+)?\)$")
+# process PID:"command";[process PID:"command";]thread (TID);frame;frame... COUNT
+# (a command may hold ';': the compressor's is ``python -I -S -c "...; ..."``)
+_LINE = re.compile(r'^((?:process \d+:"[^"]*";)*)(?:thread \((\w+)\);?)?(.*?) (\d+)$')
+_PROCESS = re.compile(r'process (\d+):"([^"]*)";')
+_FRAME = re.compile(r"^(\S+) \((\S+?)(:\d+)?\)$")
 
 
-def _who(frames: list[str]) -> tuple[str, str, list[str]]:
-    """(process, thread, the Python frames) of one raw stack."""
-    process, thread = "?", "?"
-    rest = list(frames)
-    while rest:
-        m = _PROCESS.match(rest[0])
-        if m:
-            cmd = m.group(2)
-            process = f"{m.group(1)} {'compressor' if 'worker.py' in cmd else 'case'}"
-            rest.pop(0)
-            continue
-        t = _THREAD.match(rest[0])
-        if t:
-            thread = t.group(1)
-            rest.pop(0)
-            continue
-        break
-    return process, thread, rest
+def _who(line: str) -> tuple[str, str, list[str], int] | None:
+    """(process, thread, the Python frames, samples) of one raw line."""
+    m = _LINE.match(line)
+    if not m:
+        return None
+    chain = _PROCESS.findall(m.group(1))
+    process = "?"
+    if chain:
+        pid, cmd = chain[-1]
+        process = f"{pid} {'compressor' if 'worker.py' in cmd else 'case'}"
+    frames = [f for f in m.group(3).split(";") if f]
+    return process, m.group(2) or "?", frames, int(m.group(4))
 
 
 def _leaf(frames: list[str]) -> str:
@@ -60,7 +56,7 @@ def _leaf(frames: list[str]) -> str:
     m = _FRAME.match(frames[-1])
     if not m:
         return frames[-1]
-    return f"{m.group(1)} ({Path(m.group(2)).name})"
+    return f"{m.group(1)} ({Path(m.group(2)).name}{m.group(3) or ''})"
 
 
 def summarise(raw: str) -> str:
@@ -68,12 +64,12 @@ def summarise(raw: str) -> str:
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     roots: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+        who = _who(line)
+        if who is None:
             continue
-        process, thread, frames = _who(stack.split(";"))
-        counts[process, thread][_leaf(frames)] += int(count)
-        roots[process, thread][_leaf(frames[:2])] += int(count)
+        process, thread, frames, count = who
+        counts[process, thread][_leaf(frames)] += count
+        roots[process, thread][_leaf(frames[:1])] += count
     total = max((sum(c.values()) for c in counts.values()), default=0)
     lines = [
         "| process | thread (its outer frame) | samples | share of the longest | where (leaf) |",
@@ -95,7 +91,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--compressor", default="zlib-ng:6")
     p.add_argument("--rate", type=int, default=250, help="samples a second (default 250)")
     a = p.parse_args(argv)
-    spy = shutil.which("py-spy")
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         raise SystemExit("needs py-spy: pip install py-spy")
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as folder:
@@ -105,9 +101,11 @@ def main(argv: list[str]) -> None:
         cmd = [spy, "record", "--threads", "--subprocesses", "--idle", "--nonblocking"]
         cmd += ["--rate", str(a.rate), "--format", "raw", "--output", str(out), "--", *case]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        figures = done.stdout.strip().splitlines()[-1]
+        figures = [x for x in done.stdout.splitlines() if x.startswith("{")][-1]
         print(f"## Profile: {a.size} MiB of `{a.kind}`, {a.compressor}\n")
-        print(f"Command: `python benchmarks/profile.py {' '.join(argv)}`.  Case: `{figures}`\n")
+        print(
+            f"Command: `python benchmarks/threads_profile.py {' '.join(argv)}`.  Case: `{figures}`\n"
+        )
         print(summarise(out.read_text()))
 
 
