@@ -17,8 +17,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from typing import Any
 
 import attrs
 
@@ -159,13 +159,13 @@ class Pool:
         executor = self.own or self.executor
         try:
             return executor.submit(run_remote, self.work, task, self.settings, here(), self.level)
-        except BrokenProcessPool as e:  # broke before it was seen: handled as the others
-            refused: Handle = Future()
+        except Exception as e:
+            if not _is_broken(e):
+                return executor_failed(task, self.settings, e)
+            refused: Handle = Future()  # broke before it was seen: handled as the others
             refused.set_exception(e)
             self.refused.add(refused)
             return refused
-        except Exception as e:
-            return executor_failed(task, self.settings, e)
 
     def _wait(self, head: _Slot, slots: deque[_Slot]) -> None:
         """Until something finishes, or the head's time is up."""
@@ -182,9 +182,9 @@ class Pool:
             return handle
         try:
             done = handle.result()
-        except BrokenProcessPool as e:
-            return self._broken(slot, slots, e)
         except BaseException as e:
+            if _is_broken(e):
+                return self._broken(slot, slots, e)
             if not isinstance(e, Exception) and not _cancelled(e):
                 raise
             return executor_failed(slot.task, self.settings, e)
@@ -197,13 +197,16 @@ class Pool:
         were, each is tried once more, and one that breaks a pool again fails.
         """
         broken = self.own or self.executor
-        if not isinstance(broken, ProcessPoolExecutor):
+        processes = _processes()
+        if processes is None or not isinstance(broken, processes.ProcessPoolExecutor):
             return executor_failed(slot.task, self.settings, e)
         held = [s for s in [slot, *slots] if isinstance(s.handle, Future) and _broke(s.handle)]
         if self.own is not None:
             self.own.shutdown(wait=False, cancel_futures=True)
         context = getattr(broken, "_mp_context", None)
-        self.own = ProcessPoolExecutor(max_workers=workers_of(broken) or 1, mp_context=context)
+        self.own = processes.ProcessPoolExecutor(
+            max_workers=workers_of(broken) or 1, mp_context=context
+        )
         ran = [s for s in held if s.handle not in self.refused]
         culprit = slot in ran and (len(ran) == 1 or slot.tries > 1)
         log.warning(
@@ -234,7 +237,23 @@ class Pool:
 def _broke(handle: Handle) -> bool:
     if not handle.done():
         return True  # it was running on the pool that broke
-    return isinstance(handle.exception(), BrokenProcessPool)
+    error = handle.exception()
+    return error is not None and _is_broken(error)
+
+
+def _processes() -> Any:
+    """``concurrent.futures.process``, once something loaded it.
+
+    A run on threads or none never loads it (nor ``multiprocessing``, a
+    megabyte and a half of a service's memory): a process pool, and so a
+    broken one, exists only once its module was imported.
+    """
+    return sys.modules.get("concurrent.futures.process")
+
+
+def _is_broken(e: BaseException) -> bool:
+    processes = _processes()
+    return processes is not None and isinstance(e, processes.BrokenProcessPool)
 
 
 def _cancelled(e: BaseException) -> bool:
