@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MiB = 1 << 20
-TOP = 6  # leaf functions shown per thread
+TOP = 12  # leaf functions shown per thread
 
 # process PID:"command";[process PID:"command";]thread (TID);frame;frame... COUNT
 # (a command may hold ';': the compressor's is ``python -I -S -c "...; ..."``)

@@ -71,7 +71,12 @@ def proxy_echo(status: int, where: str):  # type: ignore[no-untyped-def]
             body = f"user and password {pair} are not allowed".encode()
         else:
             reason, body = f"denied {line}", b"denied"
-        status_line = f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n\r\n"
+        # The peer closes each connection after its answer, and says so: without it a
+        # retry could go out on the pooled connection as it closes, and fail unanswered.
+        status_line = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
         peer.send(conn, status_line.encode("latin-1") + body)
 
     return answer
