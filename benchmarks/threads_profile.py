@@ -6,9 +6,11 @@ Runs one case of ``run.py`` (a dry-run ``gather`` of the workload, the
 producer timed alone first) under ``py-spy record --threads --subprocesses
 --idle``, so the compressor process and its threads are sampled beside the
 producer, waiting included.  Prints, per process and thread, the share of
-the samples in each leaf function (its innermost Python frame): a thread
-that waits shows where it waits (``send``: the producer's ``writev`` into a
-full pipe; ``get``: a compressor thread with no block to work on).
+the samples in each leaf line (its innermost Python frame): a thread that
+waits shows where it waits (``Child.send``: the producer's ``writev`` into a
+full pipe; a compressor thread's ``jobs.get``: no block to work on).  Then
+the case's own thread inside ``gather``, in seconds: producing rows, handing
+them over, waiting, cutting, archiving.
 
 Needs ``py-spy`` (``pip install py-spy``) and the right to trace a child
 (root, or ``kernel.yama.ptrace_scope`` 0).
@@ -17,6 +19,7 @@ Needs ``py-spy`` (``pip install py-spy``) and the right to trace a child
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -84,6 +87,45 @@ def summarise(raw: str) -> str:
     return "\n".join(lines)
 
 
+def _step(frames: list[str]) -> str:
+    """What the producer's thread is doing in a sample taken inside ``gather``."""
+    for frame in reversed(frames):
+        m = _FRAME.match(frame)
+        if m is None:
+            continue
+        name, path = m.group(1), m.group(2)
+        if path.endswith("workload.py"):
+            return "producing rows (workload.py)"
+        if name == "Child.send":
+            return "Child.send: writev into a full pipe"
+        if name == "Child.reports":
+            return "Child.reports: waiting for a part's last blocks"
+        if "pipeline_collector" in path:
+            return f"{name} ({path.split('pipeline_collector/')[-1]})"
+    return _leaf(frames)
+
+
+def in_gather(raw: str, rate: int) -> str:
+    """The case's own thread while ``gather`` runs: seconds by what it does, as Markdown."""
+    steps: Counter[str] = Counter()
+    for line in raw.splitlines():
+        who = _who(line)
+        if who is None or not who[0].endswith("case"):
+            continue
+        _, _, frames, count = who
+        if any(f.startswith("gather ") for f in frames):
+            steps[_step(frames)] += count
+    total = sum(steps.values())
+    lines = [
+        f"The case's thread inside `gather`: {total / rate:.2f} s sampled.\n",
+        "| doing | seconds | share |",
+        "|---|---:|---:|",
+    ]
+    for step, n in steps.most_common(TOP):
+        lines.append(f"| {step} | {n / rate:.2f} | {100 * n / total:.1f}% |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kind", default="cursor")
@@ -101,12 +143,17 @@ def main(argv: list[str]) -> None:
         cmd = [spy, "record", "--threads", "--subprocesses", "--idle", "--nonblocking"]
         cmd += ["--rate", str(a.rate), "--format", "raw", "--output", str(out), "--", *case]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        figures = [x for x in done.stdout.splitlines() if x.startswith("{")][-1]
-        print(f"## Profile: {a.size} MiB of `{a.kind}`, {a.compressor}\n")
-        print(
-            f"Command: `python benchmarks/threads_profile.py {' '.join(argv)}`.  Case: `{figures}`\n"
-        )
-        print(summarise(out.read_text()))
+        case_out = json.loads([x for x in done.stdout.splitlines() if x.startswith("{")][-1])
+        raw = out.read_text()
+    print(f"## Profile: {a.size} MiB of `{a.kind}`, {a.compressor}\n")
+    print(
+        f"Command: `python benchmarks/threads_profile.py {' '.join(argv)}`.  The case: wall"
+        f" {case_out['wall']:.2f} s, the producer alone before it {case_out['producer']:.2f} s,"
+        f" CPU {case_out['cpu']:.2f} s (the profile covers both, and the interpreter's start).\n"
+    )
+    print(summarise(raw))
+    print()
+    print(in_gather(raw, a.rate))
 
 
 if __name__ == "__main__":
