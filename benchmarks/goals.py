@@ -19,13 +19,18 @@ from typing import Any
 
 from harness import median, spread, table
 
-__all__ = ["compact", "e2e_goals", "floor", "front", "pg_goal", "verdict"]
+__all__ = ["compact", "e2e_goals", "floor", "front", "pg_goal", "pick", "verdict"]
 
 WALL, CPU, RSS, PG = 1.4, 1.8, 8.0, 1.6
 
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
+
+
+def pick(runs: list[dict[str, Any]], mib: int, kind: str, impl: str) -> list[dict[str, Any]]:
+    """The runs of one size, workload and setting (``"old zlib:9"``: the old library)."""
+    return [x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, impl)]
 
 
 def floor(cpu: float, base: float, cores: int = 2) -> float:
@@ -42,10 +47,8 @@ def e2e_goals(runs: list[dict[str, Any]], sizes: list[int], kinds: list[str], im
     rows: list[list[Any]] = []
     for mib in sizes:
         for kind in kinds:
-            ours = [x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, impl)]
-            old = [
-                x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, "old zlib:9")
-            ]
+            ours = pick(runs, mib, kind, impl)
+            old = pick(runs, mib, kind, "old zlib:9")
             if not ours or not old:
                 continue
             ratio = median(x["wall"] / x["producer"] for x in ours)
@@ -99,7 +102,7 @@ def front(
     rows: list[list[Any]] = []
     for impl in settings:
         for mib in sizes:
-            cursor = [x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, "cursor", impl)]
+            cursor = pick(runs, mib, "cursor", impl)
             row: list[Any] = [mib, impl.removeprefix("new ")]
             if cursor:
                 ratio = median(x["wall"] / x["producer"] for x in cursor)
@@ -111,12 +114,8 @@ def front(
             else:
                 row += ["", ""]
             for kind in kinds:
-                ours = [x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, impl)]
-                old = [
-                    x
-                    for x in runs
-                    if (x["size"], x["kind"], x["impl"]) == (mib, kind, "old zlib:9")
-                ]
+                ours = pick(runs, mib, kind, impl)
+                old = pick(runs, mib, kind, "old zlib:9")
                 if not ours or not old:
                     row.append("")
                     continue
@@ -161,11 +160,9 @@ def compact(
     rows: list[list[Any]] = []
     for mib in sizes:
         for kind in kinds:
-            old = [
-                x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, "old zlib:9")
-            ]
+            old = pick(runs, mib, kind, "old zlib:9")
             for n, impl in enumerate([*settings, "old zlib:9"]):
-                rs = [x for x in runs if (x["size"], x["kind"], x["impl"]) == (mib, kind, impl)]
+                rs = pick(runs, mib, kind, impl)
                 if not rs:
                     continue
                 if impl == "old zlib:9":
