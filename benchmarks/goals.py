@@ -1,4 +1,4 @@
-"""Issue 24's goals, read off the measured runs: each figure, its bound, met or not.
+"""The performance goals, read off the measured runs: each figure, its bound, met or not.
 
 * per-row producer (``cursor``): wall within 1.4x the producer alone, CPU/wall
   at least 1.8;
