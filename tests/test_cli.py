@@ -8,7 +8,6 @@ import hashlib
 import io
 import itertools
 import json
-import os
 import shutil
 import sqlite3
 import ssl
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_cli
 
 from pipeline_collector.checks import check_archive
 from pipeline_collector.cli.declarations import OPTIONS, SECRET_ENV, options_of
@@ -44,22 +44,6 @@ EXAMPLE = "examples/jobs_collectors.py"
 CONTENT_TYPE = "application/vnd.redhat.tower.analytics+tgz"
 PASSWORD = "pw-Zq8!never-shown"
 CLIENT_SECRET = "cs-Vx3-never-shown"
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipeline_collector`` with a clean PIPELINE_COLLECTOR_* environment."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=180,
-    )
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

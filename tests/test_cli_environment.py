@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 from pipeline_collector.cli.config import settings
 from pipeline_collector.cli.declarations import (
@@ -25,20 +23,6 @@ from pipeline_collector.cli.parser import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/jobs_collectors.py"
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipeline_collector`` with exactly these PIPELINE_COLLECTOR_* variables."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=ROOT,
-        timeout=180,
-    )
 
 
 class TestGatherFromTheEnvironment:

@@ -8,33 +8,15 @@ corrupt file.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 from pipeline_collector.cli.exits import EXIT_STATE
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "examples" / "jobs_collectors.py"
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ config file; each is tried through the command, in its own process.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/jobs_collectors.py"
@@ -31,17 +30,7 @@ HOSTILE = [
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", "gather", str(ROOT / EXAMPLE), *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("gather", str(ROOT / EXAMPLE), *args, env=env, cwd=cwd, timeout=120)
 
 
 def check(result: subprocess.CompletedProcess[str], name: str | None) -> None:

@@ -8,13 +8,12 @@ names.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli
 
 import pipeline_collector as pc
 
@@ -26,17 +25,9 @@ PYTHON_KEYWORD = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+=")
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env, PIPELINE_COLLECTOR_LOG_FORMAT="console")
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    """The command with console logs, as on a terminal."""
+    console = {**env, "PIPELINE_COLLECTOR_LOG_FORMAT": "console"}
+    return cli.run_cli(*args, env=console, cwd=ROOT, timeout=120)
 
 
 CASES = {

@@ -9,14 +9,12 @@ for everything else, and a message names where a value came from.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_cli
 
 import pipeline_collector as pc
 from pipeline_collector.cli.config import settings
@@ -37,20 +35,6 @@ URL_ENV = {
     "PIPELINE_COLLECTOR_TIMEOUT": "5",
 }
 HTTP = {"URL": "https://ingress.example/api", "CONTENT_TYPE": "application/x+tgz"}
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=180,
-        check=False,
-    )
 
 
 class TestConverters:

@@ -8,14 +8,13 @@ the work folder, whatever the prefix.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_cli
 
 import pipeline_collector as pc
 from pipeline_collector.naming import NAME_MAX, PREFIX_MAX, check_name, check_prefix
@@ -124,19 +123,8 @@ def test_gather_writes_nothing_outside_its_folders(tmp_path: Path, prefix: str) 
 
 
 def _cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "pipeline_collector", "gather", "examples/jobs_collectors.py"),
-            *("--workdir", str(tmp / "deep" / "work"), "--lock", str(tmp / "run.lock"), *args),
-        ],
-        capture_output=True,
-        text=True,
-        env={**full, **env},
-        cwd=ROOT,
-        timeout=180,
-        check=False,
-    )
+    where = ("--workdir", str(tmp / "deep" / "work"), "--lock", str(tmp / "run.lock"))
+    return run_cli("gather", "examples/jobs_collectors.py", *where, *args, env=env, cwd=ROOT)
 
 
 def test_the_prefix_flag_and_variable_are_refused(tmp_path: Path, jobs_db: Path) -> None:

@@ -26,6 +26,7 @@ import pytest
 import requests
 import trustme
 from moto.server import ThreadedMotoServer
+from support.cli import run_cli
 from support.peers import Peer, status_then
 
 import pipeline_collector as pc
@@ -343,17 +344,7 @@ def test_the_fake_takes_uploads_and_a_stranger_is_refused() -> None:
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, env=env, cwd=cwd, timeout=120)
 
 
 class TestCommand:

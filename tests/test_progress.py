@@ -19,6 +19,7 @@ from types import ModuleType
 
 import pytest
 from structlog.testing import capture_logs
+from support.cli import clean_env
 
 import pipeline_collector as pc
 from pipeline_collector.cli.progress import Progress, Screen
@@ -53,12 +54,6 @@ def jobs(jobs_db: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The example collector module, reading the test database."""
     monkeypatch.setenv("JOBS_DATABASE", str(jobs_db))
     return _load(ROOT / EXAMPLE, "_progress_jobs_collectors")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    env.update(extra)
-    return env
 
 
 def run_on_terminal(*args: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -9,13 +9,11 @@ alone take any size, as the tests of tiny parts need.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from support.cli import run_cli
 
 import pipeline_collector as pc
 from pipeline_collector.cli.options import parse_run_size
@@ -70,22 +68,6 @@ class TestRunWarns:
             )
         assert len(parts) == 5
         assert [e for e in logs if e["event"] == "limits.small"] == []
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=180,
-        check=False,
-    )
 
 
 class TestCommandLineRefuses:

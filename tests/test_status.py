@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import cli
 
 import pipeline_collector as pc
 from pipeline_collector.book.health import (
@@ -52,16 +53,7 @@ def hosts(**kwargs: Any) -> dict[str, Any]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    return cli.run_cli(*args, cwd=ROOT, timeout=120)
 
 
 @pytest.fixture

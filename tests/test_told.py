@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from support.cli import clean_env, run_cli
 from test_progress import run_on_terminal, screen_lines
 
 import pipeline_collector as pc
@@ -27,12 +27,6 @@ from pipeline_collector.testing import Fail, IngressServer, MemoryStore
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/jobs_collectors.py"
 CONTENT_TYPE = "application/vnd.redhat.tower.analytics+tgz"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_COLLECTOR_")}
-    env.update(extra)
-    return env
 
 
 class TestInfoIsAsked:
@@ -174,15 +168,7 @@ def test_a_gather_with_fakes_is_quiet_at_warning(tmp_path: Path) -> None:
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline_collector", *args],
-        capture_output=True,
-        text=True,
-        env=clean_env(**env),
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, env=env, cwd=cwd, timeout=120)
 
 
 class TestFreshStarts:
