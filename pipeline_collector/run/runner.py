@@ -176,6 +176,20 @@ def gather(
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _report_of(mode: Mode, status: RunStatus, p: Plan, book: Bookkeeper, reason: str | None) -> Run:
+    """The run's report: what the book holds of it."""
+    return Run(
+        mode=mode,
+        status=status,
+        plan=p,
+        collections=tuple(book.collections),
+        archives=tuple(book.archives),
+        shipments=tuple(book.shipments),
+        state=book.state,
+        reason=reason,
+    )
+
+
 def _known_headers(state: State) -> dict[str, dict[str, Header]]:
     """The headers the state remembers; an unreadable record is said and not used."""
     known, problem = read_schemas(state)
@@ -230,14 +244,7 @@ class _Run:
             if shipping:
                 seconds = time.perf_counter() - started
                 book.close(last_gather=None, run=book.record(mode, "failed", seconds, reason))
-            return Run(
-                mode=mode,
-                status="failed",
-                plan=p,
-                collections=tuple(book.collections),
-                state=book.state,
-                reason=reason,
-            )
+            return _report_of(mode, "failed", p, book, reason)
         self.settings = attrs.evolve(self.settings, config_size=config.parts[0].deflated_size)
         context = Context(
             settings=self.settings,
@@ -282,16 +289,7 @@ class _Run:
         for archive in book.archives:
             if archive.path not in shipped and archive.path.parent == self.settings.workdir:
                 archive.path.unlink(missing_ok=True)
-        return Run(
-            mode=self.settings.mode,
-            status="failed",
-            plan=p,
-            collections=tuple(book.collections),
-            archives=tuple(book.archives),
-            shipments=tuple(book.shipments),
-            state=book.state,
-            reason=reason,
-        )
+        return _report_of(self.settings.mode, "failed", p, book, reason)
 
     def _report(
         self, p: Plan, book: Bookkeeper, started: float, timed_out: TaskTimedOut | None = None
@@ -314,16 +312,7 @@ class _Run:
                 )
             except StateError as e:
                 return self._stopped(p, book, e)
-        run = Run(
-            mode=mode,
-            status=status,
-            plan=p,
-            collections=tuple(book.collections),
-            archives=tuple(book.archives),
-            shipments=tuple(book.shipments),
-            state=book.state,
-            reason=why,
-        )
+        run = _report_of(mode, status, p, book, why)
         log.info(
             "run.done",
             mode=mode,
