@@ -13,7 +13,15 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Literal
 
-__all__ = ["LOCK_KEYS", "Scheme", "crc32_key", "hashtext_key", "sha512_key"]
+__all__ = [
+    "LOCK_KEYS",
+    "STORE_WRITERS",
+    "Scheme",
+    "WRITERS_LOCK",
+    "crc32_key",
+    "hashtext_key",
+    "sha512_key",
+]
 
 Scheme = Literal["sha512", "crc32", "hashtext"]
 
@@ -119,3 +127,10 @@ LOCK_KEYS: Mapping[str, Callable[[str], int]] = {
     "crc32": crc32_key,
     "hashtext": hashtext_key,
 }
+
+# The stores' writers take turns under a transaction-level lock in the
+# two-key form: its own key space, apart from the single-key run locks above.
+# The first key is "pcst" as a signed 32-bit integer, the second the name of
+# what is written (a table, a setting).
+STORE_WRITERS = int.from_bytes(b"pcst", "big", signed=True)
+WRITERS_LOCK = "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))"

@@ -11,6 +11,7 @@ from ..book.table import change_to_rows, row_prefix, rows_in, state_from_rows, s
 from ..database.connection import Session, SessionError, describe, opened, session_of
 from ..database.db import require_psycopg, table_parts
 from ..errors import StateError
+from ..locks.keys import STORE_WRITERS, WRITERS_LOCK
 from ..log import logger
 from ..records import Change, State
 
@@ -19,9 +20,6 @@ __all__ = ["PostgresStore"]
 log = logger("state")
 
 T = TypeVar("T")
-
-# "pcst" as a signed 32-bit integer: the first key of the writers' lock.
-_XACT_NAMESPACE = int.from_bytes(b"pcst", "big", signed=True)
 
 
 class PostgresStore:
@@ -165,11 +163,7 @@ class PostgresStore:
 
     def _write(self, work: Callable[[Session], None]) -> None:
         def write(s: Session) -> None:
-            # Two-key form: its own key space, apart from single-key run locks.
-            s.rows(
-                "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))",
-                (_XACT_NAMESPACE, self.table),
-            )
+            s.rows(WRITERS_LOCK, (STORE_WRITERS, self.table))
             s.rows(
                 f"CREATE TABLE IF NOT EXISTS {self._name}"
                 " (key text PRIMARY KEY, value text NOT NULL)"

@@ -26,7 +26,7 @@ from ..book.codec import (
 )
 from ..database.db import describe_db_error
 from ..errors import ConfigurationError, StateError
-from ..locks.keys import sha512_key
+from ..locks.keys import STORE_WRITERS, WRITERS_LOCK
 from ..log import logger
 from ..records import Change, State
 
@@ -232,8 +232,9 @@ def _django_exclusive(alias: str, name: str) -> Iterator[None]:
 
     ``update`` reads the entries and writes them back: two runs over other keys
     doing so at once, each at READ COMMITTED, would both read the old value and
-    the second write would drop the first's keys.  The lock, released when the
-    transaction ends, makes them take turns.  Other databases serialize their
+    the second write would drop the first's keys.  The lock (the stores'
+    writers' lock, on the setting's name), released when the transaction ends,
+    makes them take turns.  Other databases serialize their
     writers themselves (SQLite) or have no transaction-level lock to take.
     """
     from django.db import connections, transaction
@@ -242,7 +243,7 @@ def _django_exclusive(alias: str, name: str) -> Iterator[None]:
         connection = connections[alias]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [sha512_key(name)])
+                cursor.execute(WRITERS_LOCK, [STORE_WRITERS, name])
         yield
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_collector import FileLock, csv_lines, gather, register, slicers
-from pipeline_collector.locks.keys import sha512_key
+from pipeline_collector.locks.keys import STORE_WRITERS, WRITERS_LOCK
 from pipeline_collector.protocols import StateStore
 from pipeline_collector.stores import JsonFileStore, PostgresStore, SettingsStore, SqliteStore
 from pipeline_collector.transports import DirectoryTransport
@@ -99,7 +99,7 @@ class PgSettings:
         """A transaction in which saves take turns, as ``SettingsStore`` asks of ``atomic``
         (and ``from_django(using=...)`` does): runs over other keys save at once here."""
         with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (sha512_key(self.table),))
+            self.conn.execute(WRITERS_LOCK, (STORE_WRITERS, self.table))
             yield
 
 
