@@ -737,12 +737,10 @@ def postgres_section(h: Harness, rows: int, reps: int, old: bool, settings: list
     finally:
         server.stop()
     runs = h.data["postgres"]
-    floor = [x["wall"] for x in runs if x["impl"] == "pg-copy"]
     table_rows: list[list[Any]] = []
     for impl, _kind, _setting, label in configs:
         rs = [x for x in runs if x["impl"] == impl]
-        # Ratio per repetition: each run against the COPY run just before it.
-        ratios = [x["wall"] / f for x, f in zip(rs, floor, strict=False)]
+        ratios = pg_ratios(runs, impl)
         table_rows.append(
             [
                 label,
@@ -789,19 +787,22 @@ def tree_rss(x: dict[str, Any]) -> float:
     return float(x.get("rss_tree", x["rss"]))
 
 
+def _with_copy(runs: list[dict[str, Any]], kind: str) -> list[tuple[dict[str, Any], float]]:
+    """Each ``kind`` run with the wall of the COPY run of its repetition."""
+    copy = {x["rep"]: x["wall"] for x in runs if x["impl"] == "pg-copy"}
+    return [(x, copy[x["rep"]]) for x in runs if x["impl"] == kind and x["rep"] in copy]
+
+
 def pg_ratios(runs: list[dict[str, Any]], kind: str) -> list[float]:
     """Each ``kind`` run's wall over the COPY run of its repetition."""
-    floor = {x["rep"]: x["wall"] for x in runs if x["impl"] == "pg-copy"}
-    return [x["wall"] / floor[x["rep"]] for x in runs if x["impl"] == kind and x["rep"] in floor]
+    return [x["wall"] / copy for x, copy in _with_copy(runs, kind)]
 
 
 def pg_floors(runs: list[dict[str, Any]], kind: str) -> list[float]:
     """Each ``kind`` run's two-core floor: its CPU and the server's, over its rep's COPY."""
-    floor = {x["rep"]: x["wall"] for x in runs if x["impl"] == "pg-copy"}
     return [
-        goals.floor(x["cpu"] + x.get("others_cpu", x["others"] * x["wall"]), floor[x["rep"]])
-        for x in runs
-        if x["impl"] == kind and x["rep"] in floor
+        goals.floor(x["cpu"] + x.get("others_cpu", x["others"] * x["wall"]), copy)
+        for x, copy in _with_copy(runs, kind)
     ]
 
 
